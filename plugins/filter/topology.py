@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the pure fleet planner in module_utils/topology.py."""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
+    TopologyError,
+    check_addresses,
+    interface_for_address,
+    shard_topology,
+)
+
+
+def _shard_topology(shards, addresses=None, server_id_base=1, vrid_base=51, instance_prefix='VI_SHARD'):
+    try:
+        plan = shard_topology(shards, server_id_base=server_id_base, vrid_base=vrid_base,
+                              instance_prefix=instance_prefix)
+        if addresses is not None:
+            check_addresses(plan, addresses)
+            for node, settings in plan.items():
+                settings['address'] = addresses[node]
+                settings['partner_address'] = addresses[settings['partner']]
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.shard_topology: %s' % exc)
+    return plan
+
+
+def _interface_for_address(facts, address):
+    try:
+        return interface_for_address(facts, address)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.interface_for_address: %s' % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'shard_topology': _shard_topology,
+            'interface_for_address': _interface_for_address,
+        }

@@ -1,0 +1,156 @@
+# -*- coding: utf-8 -*-
+# Copyright: smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning of a sharded fleet of dual-master pairs.
+
+Everything a node needs to know about its place in the fleet (server_id,
+gtid_domain_id, auto-increment offset, partner, VRRP router id and priority,
+VIP) is computed here from the list of shards, so nobody types it and two
+nodes can never be given the same identity. No Ansible imports: the filter
+plugins and the unit tests call these functions directly.
+"""
+
+import ipaddress
+import re
+
+PAIR_SIZE = 2
+PRIORITY_FIRST = 150
+PRIORITY_SECOND = 100
+MAX_SERVER_ID = 4294967295
+_INSTANCE_NAME = re.compile(r'^[A-Za-z0-9_-]{1,32}$')
+
+
+class TopologyError(ValueError):
+    """A fleet description that cannot be deployed safely."""
+
+
+def parse_vip(vip, where):
+    """Return (address, prefixlen) of an 'address/prefix' VIP or raise."""
+    if not isinstance(vip, str) or '/' not in vip:
+        raise TopologyError(
+            '%s: vip %r must be an IPv4 address with its prefix length, for example 10.0.0.200/24' % (where, vip))
+    try:
+        iface = ipaddress.IPv4Interface(vip)
+    except ValueError as exc:
+        raise TopologyError('%s: vip %r is not a valid IPv4 address/prefix: %s' % (where, vip, exc))
+    return str(iface.ip), iface.network.prefixlen
+
+
+def _check_int(value, name, low, high):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            raise TopologyError('%s must be an integer, got %r' % (name, value))
+    if not low <= value <= high:
+        raise TopologyError('%s must be between %d and %d, got %d' % (name, low, high, value))
+    return value
+
+
+def shard_topology(shards, server_id_base=1, vrid_base=51, instance_prefix='VI_SHARD'):
+    """Compute the per-node settings of a fleet of dual-master pairs.
+
+    shards: list of {'vip': 'a.b.c.d/nn', 'nodes': [first, second]} in shard
+    index order (shard i owns keys with key % len(shards) == i).
+    Returns {node: settings}. Raises TopologyError on anything that would give
+    two nodes, shards or VRRP instances the same identity.
+    """
+    if not isinstance(shards, list) or not shards:
+        raise TopologyError('smooth_shards must be a non-empty list of {vip, nodes: [node, node]}')
+    server_id_base = _check_int(server_id_base, 'smooth_server_id_base', 1, MAX_SERVER_ID)
+    vrid_base = _check_int(vrid_base, 'smooth_vrrp_router_id_base', 1, 255)
+    if not _INSTANCE_NAME.match('%s%d' % (instance_prefix, len(shards) - 1)):
+        raise TopologyError('smooth_vrrp_instance_prefix %r gives invalid keepalived instance names' % instance_prefix)
+
+    modulus = len(shards)
+    last_vrid = vrid_base + modulus - 1
+    if last_vrid > 255:
+        raise TopologyError(
+            '%d shards starting at VRRP router id %d need router ids up to %d, but the largest is 255: '
+            'lower smooth_vrrp_router_id_base' % (modulus, vrid_base, last_vrid))
+    last_id = server_id_base + PAIR_SIZE * modulus - 1
+    if last_id > MAX_SERVER_ID:
+        raise TopologyError('smooth_server_id_base %d leaves no room for %d servers' % (server_id_base, PAIR_SIZE * modulus))
+
+    plan = {}
+    seen_vips = {}
+    for index, shard in enumerate(shards):
+        where = 'smooth_shards[%d]' % index
+        if not isinstance(shard, dict):
+            raise TopologyError('%s must be a mapping with vip and nodes, got %r' % (where, shard))
+        unknown = sorted(set(shard) - {'vip', 'nodes'})
+        if unknown:
+            raise TopologyError('%s has unknown keys %s (allowed: vip, nodes)' % (where, ', '.join(unknown)))
+        nodes = shard.get('nodes')
+        if not isinstance(nodes, list) or len(nodes) != PAIR_SIZE or not all(isinstance(n, str) and n for n in nodes):
+            raise TopologyError('%s: nodes must list exactly %d host names (a dual-master pair), got %r'
+                                % (where, PAIR_SIZE, nodes))
+        if nodes[0] == nodes[1]:
+            raise TopologyError('%s: a pair needs two different nodes, got %s twice' % (where, nodes[0]))
+        vip, prefix = parse_vip(shard.get('vip'), where)
+        if vip in seen_vips:
+            raise TopologyError('%s: vip %s is already the VIP of smooth_shards[%d]' % (where, vip, seen_vips[vip]))
+        seen_vips[vip] = index
+        for member, node in enumerate(nodes):
+            if node in plan:
+                raise TopologyError('%s: node %s is already in shard %d; a node belongs to one shard only'
+                                    % (where, node, plan[node]['shard_index']))
+            server_id = server_id_base + PAIR_SIZE * index + member
+            plan[node] = {
+                'shard_index': index,
+                'modulus': modulus,
+                'owned_residue': index,
+                'member_index': member,
+                'partner': nodes[1 - member],
+                'server_id': server_id,
+                'gtid_domain_id': server_id,
+                'auto_increment_increment': PAIR_SIZE,
+                'auto_increment_offset': member + 1,
+                'vip': vip,
+                'vip_prefix': prefix,
+                'vip_cidr': '%s/%d' % (vip, prefix),
+                'vrrp_instance': '%s%d' % (instance_prefix, index),
+                'vrrp_router_id': vrid_base + index,
+                'vrrp_priority': PRIORITY_FIRST if member == 0 else PRIORITY_SECOND,
+            }
+    return plan
+
+
+def check_addresses(plan, addresses):
+    """Check that every planned node has a unique IPv4 address, and that no
+    node address is also a VIP. addresses: {node: address}."""
+    owner = {}
+    for node in sorted(plan):
+        address = addresses.get(node)
+        if address is None:
+            raise TopologyError('node %s is in smooth_shards but not in the inventory group smooth_mariadb' % node)
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise TopologyError('node %s: address %r is not an IPv4 address; set ansible_host or smooth_address '
+                                'to the IP the partner replicates from' % (node, address))
+        if address in owner:
+            raise TopologyError('nodes %s and %s have the same address %s' % (owner[address], node, address))
+        owner[address] = node
+    for node in sorted(plan):
+        vip = plan[node]['vip']
+        if vip in owner:
+            raise TopologyError('the VIP %s of shard %d is the address of node %s' % (vip, plan[node]['shard_index'], owner[vip]))
+    return True
+
+
+def interface_for_address(facts, address):
+    """Name of the interface that holds IPv4 address 'address', from Ansible facts."""
+    for name in facts.get('interfaces', []):
+        data = facts.get(name.replace('-', '_').replace('.', '_').replace(':', '_'), {})
+        if not isinstance(data, dict):
+            continue
+        addresses = []
+        if isinstance(data.get('ipv4'), dict):
+            addresses.append(data['ipv4'].get('address'))
+        for extra in data.get('ipv4_secondaries', []) or []:
+            addresses.append(extra.get('address'))
+        if address in addresses:
+            return data.get('device', name)
+    raise TopologyError('no interface holds address %s (interfaces: %s)'
+                        % (address, ', '.join(sorted(facts.get('interfaces', [])))))
