@@ -6,6 +6,7 @@
 #   lab/lab.sh image                 build the host images if missing or stale
 #   lab/lab.sh up NET N [PREFIX]     create N hosts PREFIX-1..N on network NET
 #   lab/lab.sh down NET [PREFIX]     remove those hosts (and the network if empty)
+#   lab/lab.sh net NET               create network NET (molecule scenarios)
 #   lab/lab.sh status                list lab hosts and networks
 #
 # Networks (all internal unless noted, so hosts cannot reach anything outside):
@@ -317,6 +318,7 @@ main() {
     venv) create_venv; link_collection ;;
     up) (($# >= 2)) || die "usage: lab/lab.sh up NET N [PREFIX] [full|base]"; cmd_up "$@" ;;
     down) (($# >= 1)) || die "usage: lab/lab.sh down NET [PREFIX]"; cmd_down "$@" ;;
+    net) (($# == 1)) || die "usage: lab/lab.sh net NET"; ensure_network "$1" ;;
     status) cmd_status ;;
     key) make_key ;;
     *) sed -n '2,20p' "${BASH_SOURCE[0]}" >&2; exit 2 ;;
