@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= shards
+SCENARIOS ?= install shards
 COLLECTION_COPY := $(CURDIR)/build/ansible_collections/smooth/mariadb
 
 .PHONY: help setup lab lab-down lint sanity unit integration molecule build test clean
@@ -44,7 +44,7 @@ build: setup
 sanity: setup
 	rm -rf build/ansible_collections && mkdir -p $(COLLECTION_COPY)
 	git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t $(COLLECTION_COPY)
-	cd $(COLLECTION_COPY) && ansible-test sanity --python 3.11 --requirements --color no
+	cd $(COLLECTION_COPY) && ansible-test sanity --venv --python 3.11 --color no
 
 unit: setup
 	python -m pytest -q tests/unit
