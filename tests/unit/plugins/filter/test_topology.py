@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet planner behind site.yml: module_utils/topology.py and its filters."""
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smooth.mariadb.plugins.filter.topology import FilterModule
+from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
+    TopologyError,
+    check_addresses,
+    interface_for_address,
+    parse_vip,
+    shard_topology,
+)
+
+FILTERS = FilterModule().filters()
+
+
+def fleet(n, vip_net='10.0.0', first_vip=200):
+    return [{'vip': '%s.%d/24' % (vip_net, first_vip + i), 'nodes': ['db%da' % i, 'db%db' % i]} for i in range(n)]
+
+
+def addresses_for(shards):
+    nodes = [node for shard in shards for node in shard['nodes']]
+    return {node: '10.0.1.%d' % (i + 1) for i, node in enumerate(nodes)}
+
+
+def test_two_shards_exact_plan():
+    plan = shard_topology(fleet(2))
+    assert plan['db0a'] == {
+        'shard_index': 0, 'modulus': 2, 'owned_residue': 0, 'member_index': 0, 'partner': 'db0b',
+        'server_id': 1, 'gtid_domain_id': 1, 'auto_increment_increment': 2, 'auto_increment_offset': 1,
+        'vip': '10.0.0.200', 'vip_prefix': 24, 'vip_cidr': '10.0.0.200/24', 'vrrp_instance': 'VI_SHARD0',
+        'vrrp_router_id': 51, 'vrrp_priority': 150,
+    }
+    assert plan['db1b']['server_id'] == 4
+    assert plan['db1b']['partner'] == 'db1a'
+    assert plan['db1b']['auto_increment_offset'] == 2
+    assert plan['db1b']['vrrp_router_id'] == 52
+    assert plan['db1b']['vrrp_priority'] == 100
+    assert plan['db1b']['owned_residue'] == 1
+
+
+@pytest.mark.parametrize('n', [1, 2, 3, 16, 64])
+def test_identities_are_unique_for_any_fleet_size(n):
+    shards = [{'vip': '10.%d.%d.1/16' % (i // 200, i % 200), 'nodes': ['n%da' % i, 'n%db' % i]} for i in range(n)]
+    plan = shard_topology(shards, server_id_base=100, vrid_base=1)
+    assert len(plan) == 2 * n
+    for key in ('server_id', 'gtid_domain_id'):
+        assert len({p[key] for p in plan.values()}) == 2 * n
+    assert sorted({p['vrrp_router_id'] for p in plan.values()}) == list(range(1, n + 1))
+    for node, settings in plan.items():
+        partner = plan[settings['partner']]
+        assert partner['partner'] == node
+        assert partner['shard_index'] == settings['shard_index']
+        assert {partner['auto_increment_offset'], settings['auto_increment_offset']} == {1, 2}
+        assert settings['modulus'] == n
+        assert settings['owned_residue'] == settings['shard_index']
+
+
+def test_addresses_are_added_by_the_filter():
+    shards = fleet(2)
+    plan = FILTERS['shard_topology'](shards, addresses_for(shards))
+    assert plan['db0b']['address'] == '10.0.1.2'
+    assert plan['db0b']['partner_address'] == '10.0.1.1'
+
+
+@pytest.mark.parametrize('shards, message', [
+    ([], 'non-empty list'),
+    ('db0a,db0b', 'non-empty list'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a']}], 'exactly 2 host names'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a', 'b', 'c']}], 'exactly 2 host names'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a', 'a']}], 'two different nodes'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a', '']}], 'exactly 2 host names'),
+    ([{'vip': '10.0.0.200', 'nodes': ['a', 'b']}], 'with its prefix length'),
+    ([{'vip': '10.0.0.300/24', 'nodes': ['a', 'b']}], 'not a valid IPv4'),
+    ([{'nodes': ['a', 'b']}], 'with its prefix length'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a', 'b'], 'vrid': 3}], 'unknown keys vrid'),
+    (['a'], 'must be a mapping'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a', 'b']}, {'vip': '10.0.0.200/24', 'nodes': ['c', 'd']}],
+     'vip 10.0.0.200 is already the VIP of smooth_shards[0]'),
+    ([{'vip': '10.0.0.200/24', 'nodes': ['a', 'b']}, {'vip': '10.0.0.201/24', 'nodes': ['c', 'a']}],
+     'node a is already in shard 0'),
+])
+def test_refusals(shards, message):
+    with pytest.raises(TopologyError, match=None) as err:
+        shard_topology(shards)
+    assert message in str(err.value)
+
+
+def test_router_ids_past_255_are_refused():
+    with pytest.raises(TopologyError) as err:
+        shard_topology(fleet(6), vrid_base=251)
+    assert 'router ids up to 256' in str(err.value)
+    assert len(shard_topology(fleet(5), vrid_base=251)) == 10
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'server_id_base': 0}, 'smooth_server_id_base must be between 1'),
+    ({'server_id_base': 'x'}, 'smooth_server_id_base must be an integer'),
+    ({'server_id_base': 4294967295}, 'leaves no room'),
+    ({'vrid_base': 0}, 'smooth_vrrp_router_id_base must be between 1 and 255'),
+    ({'instance_prefix': 'bad prefix'}, 'invalid keepalived instance names'),
+])
+def test_bad_bases(kwargs, message):
+    with pytest.raises(TopologyError) as err:
+        shard_topology(fleet(1), **kwargs)
+    assert message in str(err.value)
+
+
+def test_bases_given_as_strings_from_inventory():
+    plan = shard_topology(fleet(1), server_id_base='10', vrid_base='60')
+    assert plan['db0a']['server_id'] == 10 and plan['db0a']['vrrp_router_id'] == 60
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'db0b': None}, 'node db0b is in smooth_shards but not in the inventory group'),
+    ({'db0b': 'db0b.example.org'}, "address 'db0b.example.org' is not an IPv4 address"),
+    ({'db0b': '10.0.1.1'}, 'nodes db0a and db0b have the same address 10.0.1.1'),
+    ({'db1a': '10.0.0.200'}, 'the VIP 10.0.0.200 of shard 0 is the address of node db1a'),
+])
+def test_address_refusals(change, message):
+    shards = fleet(2)
+    plan = shard_topology(shards)
+    addresses = addresses_for(shards)
+    for node, address in change.items():
+        if address is None:
+            del addresses[node]
+        else:
+            addresses[node] = address
+    with pytest.raises(TopologyError) as err:
+        check_addresses(plan, addresses)
+    assert message in str(err.value)
+
+
+def test_filter_wraps_errors_for_ansible():
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['shard_topology']([{'vip': '10.0.0.200/24', 'nodes': ['a']}])
+    assert str(err.value).startswith('smooth.mariadb.shard_topology: smooth_shards[0]: nodes must list exactly 2')
+
+
+def test_parse_vip():
+    assert parse_vip('192.0.2.7/25', 'x') == ('192.0.2.7', 25)
+
+
+FACTS = {
+    'interfaces': ['lo', 'eth0', 'br-data'],
+    'lo': {'device': 'lo', 'ipv4': {'address': '127.0.0.1'}},
+    'eth0': {'device': 'eth0', 'ipv4': {'address': '10.0.1.1'},
+             'ipv4_secondaries': [{'address': '10.0.0.200'}]},
+    'br_data': {'device': 'br-data', 'ipv4': {'address': '172.20.0.5'}},
+}
+
+
+@pytest.mark.parametrize('address, expected', [
+    ('10.0.1.1', 'eth0'),
+    ('10.0.0.200', 'eth0'),
+    ('172.20.0.5', 'br-data'),
+    ('127.0.0.1', 'lo'),
+])
+def test_interface_for_address(address, expected):
+    assert interface_for_address(FACTS, address) == expected
+
+
+def test_interface_for_address_unknown():
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['interface_for_address'](FACTS, '10.9.9.9')
+    assert 'no interface holds address 10.9.9.9 (interfaces: br-data, eth0, lo)' in str(err.value)
