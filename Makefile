@@ -7,7 +7,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= install shards
-COLLECTION_COPY := $(CURDIR)/build/ansible_collections/smooth/mariadb
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
 
 .PHONY: help setup lab lab-down lint sanity unit integration molecule build test clean
 
@@ -39,12 +39,13 @@ build: setup
 	rm -rf build/collection && mkdir -p build/collection
 	ansible-galaxy collection build --force --output-path build/collection .
 
-# ansible-test needs the collection under ansible_collections/NS/NAME: test a
-# copy of the files git knows about.
+# ansible-test needs the collection under ansible_collections/NS/NAME, outside
+# any other git checkout: test a copy of the files git knows about.
 sanity: setup
-	rm -rf build/ansible_collections && mkdir -p $(COLLECTION_COPY)
-	git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t $(COLLECTION_COPY)
-	cd $(COLLECTION_COPY) && ansible-test sanity --venv --python 3.11 --color no
+	rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)/ansible_collections/smooth/mariadb
+	git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t $(SANITY_ROOT)/ansible_collections/smooth/mariadb
+	cd $(SANITY_ROOT)/ansible_collections/smooth/mariadb && ansible-test sanity --venv --python 3.11 --color no
+	rm -rf $(SANITY_ROOT)
 
 unit: setup
 	python -m pytest -q tests/unit

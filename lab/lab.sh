@@ -104,6 +104,24 @@ create_venv() {
   echo "$want" >"$stamp"
 }
 
+install_get_pip_standin() {
+  # ansible-test downloads a pip bootstrap script from a host this machine
+  # cannot reach; give it a stand-in and the pip wheel it installs (see
+  # lab/ansible-test-get-pip.py).
+  local version cache
+  version="$(sed -n "s/^ *pip='\\([0-9.]*\\)',$/\\1/p" "${LAB_VENV}"/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py |
+    head -n1)"
+  [[ "$version" =~ ^[0-9]+\.[0-9]+(\.[0-9]+)?$ ]] || die "cannot tell which pip ansible-test bootstraps (got '$version')"
+  cache="${HOME}/.ansible/test/cache"
+  mkdir -p "${cache}/wheels"
+  if ! ls "${cache}/wheels/pip-${version}-"*.whl >/dev/null 2>&1; then
+    "${LAB_VENV}/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      -d "${cache}/wheels" "pip==${version}" 2>&1 | grep -v "^WARNING: Location 'file:" || true
+  fi
+  cmp -s "${LAB_ROOT}/lab/ansible-test-get-pip.py" "${cache}/get_pip_${version//./_}.py" ||
+    cp "${LAB_ROOT}/lab/ansible-test-get-pip.py" "${cache}/get_pip_${version//./_}.py"
+}
+
 link_collection() {
   # ansible finds the collection through .collections (see ansible.cfg).
   mkdir -p "${LAB_ROOT}/.collections/ansible_collections/smooth"
@@ -253,6 +271,7 @@ cmd_setup() {
   install_host_packages
   configure_podman
   create_venv
+  install_get_pip_standin
   link_collection
   make_key
   build_images

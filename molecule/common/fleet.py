@@ -42,7 +42,7 @@ def replication_status(name):
             current = {}
             connections.append(current)
         elif ":" in line and current is not None:
-            key, _, value = line.partition(":")
+            key, _sep, value = line.partition(":")
             current[key.strip()] = value.strip()
     return connections
 
