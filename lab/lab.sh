@@ -27,7 +27,10 @@ LAB_SUITE="bookworm"
 LAB_MIRROR="${LAB_MIRROR:-http://deb.debian.org/debian}"
 LAB_BASE_IMAGE="localhost/smooth-mariadb-lab-base:${LAB_SUITE}"
 LAB_FULL_IMAGE="localhost/smooth-mariadb-lab:${LAB_SUITE}"
-LAB_APT_PACKAGES=(podman runc debootstrap openssh-client iproute2 mariadb-server mariadb-client mariadb-backup)
+# netavark and aardvark-dns are only recommended by podman: without them podman
+# falls back to CNI, whose internal bridges this machine cannot reach.
+LAB_APT_PACKAGES=(podman runc netavark aardvark-dns iptables debootstrap openssh-client iproute2
+  mariadb-server mariadb-client mariadb-backup)
 # Packages of the image every host starts from (the "base" image), and those
 # added for the prebuilt "full" image used by fast scenarios.
 LAB_IMAGE_BASE_PACKAGES=(systemd systemd-sysv dbus python3 python3-apt openssh-server iproute2 procps ca-certificates less)
@@ -75,7 +78,7 @@ configure_podman() {
   [[ "$nofile" == unlimited ]] && nofile=1048576
   if [[ "$nproc" == unlimited ]] || ((nproc > 32768)); then nproc=32768; fi
   local want
-  want="$(printf '# managed by smooth.mariadb lab/lab.sh\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n\n[engine]\nruntime = "runc"\n' \
+  want="$(printf '# managed by smooth.mariadb lab/lab.sh\n[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=%s:%s"]\n\n[engine]\nruntime = "runc"\n\n[network]\nnetwork_backend = "netavark"\n' \
     "$nofile" "$nofile" "$nproc" "$nproc")"
   if [[ -e "$conf" ]] && ! grep -q 'managed by smooth.mariadb' "$conf"; then
     grep -q '^runtime *= *"runc"' "$conf" ||
@@ -254,16 +257,16 @@ host_ip() { # NET INDEX
   echo "${subnet%.*}.$((10 + $2))"
 }
 
-wait_ssh() { # IP, bounded: 120 tries of at most 2 s
-  local ip="$1" i
-  for ((i = 0; i < 120; i++)); do
+wait_ssh() { # IP; bounded: at most 120 s
+  local ip="$1" deadline=$((SECONDS + 120))
+  while ((SECONDS < deadline)); do
     if ssh -q -i "$LAB_KEY" -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=no \
       -o UserKnownHostsFile=/dev/null "root@$ip" true 2>/dev/null; then
       return 0
     fi
     sleep 0.5
   done
-  die "host $ip did not answer ssh within about 2 minutes (podman logs shows its boot)"
+  die "host $ip did not answer ssh within 120 s: see 'podman logs' of the host and 'podman network inspect'"
 }
 
 cmd_setup() {
