@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from conftest import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER
+from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER
 
 MODULE = 'smooth.mariadb.replication'
 INFO = 'smooth.mariadb.replication_info'
