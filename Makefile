@@ -9,13 +9,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= install shards
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
 
-.PHONY: help setup lab lab-down lint sanity unit integration molecule build test clean
+.PHONY: help setup lab lab-down lint sanity unit integration molecule build bench test clean
 
 help:
 	@echo "make lab        set up this machine, create 4 lab hosts, deploy the example fleet (2 shards)"
 	@echo "make lab-down   remove the lab hosts and their network"
 	@echo "make test       set up this machine and run every test (lint, sanity, unit, integration, molecule)"
-	@echo "make lint | sanity | unit | integration | molecule | build"
+	@echo "make lint | sanity | unit | integration | molecule | build | bench"
 
 setup:
 	lab/lab.sh setup
@@ -66,6 +66,11 @@ molecule: setup
 	  echo "molecule scenario $$s: rc=$$rc in $$((SECONDS - start)) s"; \
 	  [ $$rc -eq 0 ] || exit $$rc; \
 	done
+
+# Benchmarks print figures (rows/s, seconds, lag); they assert nothing about
+# speed and are not part of "make test".
+bench: setup
+	@for b in tests/bench/bench_*.py; do echo "== $$b"; python "$$b"; done
 
 test: setup lint sanity unit integration molecule
 

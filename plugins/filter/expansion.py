@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters over the pure 2N expansion planner in module_utils/expansion.py."""
+
+import json
+
+import yaml
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
+    DEFAULT_PORT,
+    ShardingRule,
+    expansion_plan,
+    read_shard_map,
+    shardingsphere_config,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError
+
+
+class _RuleDumper(yaml.SafeDumper):
+    """SafeDumper that writes a ShardingRule as a mapping tagged !SHARDING."""
+
+
+def _represent_sharding_rule(dumper, data):
+    return dumper.represent_mapping('!SHARDING', dict(data))
+
+
+_RuleDumper.add_representer(ShardingRule, _represent_sharding_rule)
+
+
+def _expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=None, vrid_base=None,
+                    server_id_base=None, instance_prefix='VI_SHARD', port=DEFAULT_PORT):
+    try:
+        return expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=addresses,
+                              vrid_base=vrid_base, server_id_base=server_id_base,
+                              instance_prefix=instance_prefix, port=port)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.expansion_plan: %s' % exc)
+
+
+def _shard_map_json(plan_or_map):
+    try:
+        shard_map = read_shard_map(plan_or_map)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.shard_map_json: %s' % exc)
+    return json.dumps(shard_map, sort_keys=True, indent=2) + '\n'
+
+
+def _shardingsphere_rule(plan_or_map, tables, database, sharding_column=None, algorithm='INLINE', username=None,
+                         password=None, driver_class_name='com.mysql.cj.jdbc.Driver',
+                         data_source_class_name='com.zaxxer.hikari.HikariDataSource', url_params=None,
+                         allow_range_query=False):
+    try:
+        config = shardingsphere_config(plan_or_map, tables, database, sharding_column=sharding_column,
+                                       algorithm=algorithm, username=username, password=password,
+                                       driver_class_name=driver_class_name,
+                                       data_source_class_name=data_source_class_name, url_params=url_params,
+                                       allow_range_query=allow_range_query)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.shardingsphere_rule: %s' % exc)
+    return yaml.dump(config, Dumper=_RuleDumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'expansion_plan': _expansion_plan,
+            'shard_map_json': _shard_map_json,
+            'shardingsphere_rule': _shardingsphere_rule,
+        }
