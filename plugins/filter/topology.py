@@ -13,10 +13,10 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
 )
 
 
-def _shard_topology(shards, addresses=None, server_id_base=1, vrid_base=51, instance_prefix='VI_SHARD'):
+def _shard_topology(shards, addresses=None, server_id_base=1, vrid_base=51, instance_prefix='VI_SHARD', identities=None):
     try:
         plan = shard_topology(shards, server_id_base=server_id_base, vrid_base=vrid_base,
-                              instance_prefix=instance_prefix)
+                              instance_prefix=instance_prefix, identities=identities)
         if addresses is not None:
             check_addresses(plan, addresses)
             for node, settings in plan.items():

@@ -47,14 +47,66 @@ def _check_int(value, name, low, high):
     return value
 
 
-def shard_topology(shards, server_id_base=1, vrid_base=51, instance_prefix='VI_SHARD'):
+PINNABLE = ('server_id', 'gtid_domain_id', 'auto_increment_offset')
+
+
+def _check_identities(identities):
+    if identities is None:
+        return {}
+    if not isinstance(identities, dict):
+        raise TopologyError('smooth_identities must be a mapping of node to {server_id, gtid_domain_id, '
+                            'auto_increment_offset}, got %r' % (identities,))
+    checked = {}
+    for node, pinned in identities.items():
+        if not isinstance(pinned, dict):
+            raise TopologyError('smooth_identities[%s] must be a mapping, got %r' % (node, pinned))
+        unknown = sorted(set(pinned) - set(PINNABLE))
+        if unknown:
+            raise TopologyError('smooth_identities[%s] has unknown keys %s (allowed: %s)'
+                                % (node, ', '.join(unknown), ', '.join(PINNABLE)))
+        where = 'smooth_identities[%s]' % node
+        checked[node] = {}
+        if 'server_id' in pinned:
+            checked[node]['server_id'] = _check_int(pinned['server_id'], where + '.server_id', 1, MAX_SERVER_ID)
+        if 'gtid_domain_id' in pinned:
+            checked[node]['gtid_domain_id'] = _check_int(pinned['gtid_domain_id'], where + '.gtid_domain_id',
+                                                         0, MAX_SERVER_ID)
+        if 'auto_increment_offset' in pinned:
+            checked[node]['auto_increment_offset'] = _check_int(pinned['auto_increment_offset'],
+                                                                where + '.auto_increment_offset', 1, PAIR_SIZE)
+    return checked
+
+
+def _check_unique_identities(plan):
+    for key in ('server_id', 'gtid_domain_id'):
+        owner = {}
+        for node in sorted(plan):
+            value = plan[node][key]
+            if value in owner:
+                raise TopologyError('nodes %s and %s would both get %s %d: pin distinct values in '
+                                    'smooth_identities or change smooth_server_id_base'
+                                    % (owner[value], node, key, value))
+            owner[value] = node
+    for node in sorted(plan):
+        partner = plan[node]['partner']
+        if node < partner and plan[node]['auto_increment_offset'] == plan[partner]['auto_increment_offset']:
+            raise TopologyError('nodes %s and %s are a pair but would both get auto_increment_offset %d'
+                                % (node, partner, plan[node]['auto_increment_offset']))
+
+
+def shard_topology(shards, server_id_base=1, vrid_base=51, instance_prefix='VI_SHARD', identities=None):
     """Compute the per-node settings of a fleet of dual-master pairs.
 
     shards: list of {'vip': 'a.b.c.d/nn', 'nodes': [first, second]} in shard
     index order (shard i owns keys with key % len(shards) == i).
+    identities: optional {node: {server_id, gtid_domain_id,
+    auto_increment_offset}} pinned for nodes whose identity was set before,
+    by an earlier deployment or an expansion (see the expansion_plan filter);
+    the others are computed from their position.
     Returns {node: settings}. Raises TopologyError on anything that would give
     two nodes, shards or VRRP instances the same identity.
     """
+    pinned = _check_identities(identities)
     if not isinstance(shards, list) or not shards:
         raise TopologyError('smooth_shards must be a non-empty list of {vip, nodes: [node, node]}')
     server_id_base = _check_int(server_id_base, 'smooth_server_id_base', 1, MAX_SERVER_ID)
@@ -71,6 +123,10 @@ def shard_topology(shards, server_id_base=1, vrid_base=51, instance_prefix='VI_S
     last_id = server_id_base + PAIR_SIZE * modulus - 1
     if last_id > MAX_SERVER_ID:
         raise TopologyError('smooth_server_id_base %d leaves no room for %d servers' % (server_id_base, PAIR_SIZE * modulus))
+    unplanned = sorted(set(pinned) - {node for shard in shards if isinstance(shard, dict)
+                                      for node in (shard.get('nodes') or []) if isinstance(node, str)})
+    if unplanned:
+        raise TopologyError('smooth_identities names %s, which no shard of smooth_shards lists' % ', '.join(unplanned))
 
     plan = {}
     seen_vips = {}
@@ -113,6 +169,8 @@ def shard_topology(shards, server_id_base=1, vrid_base=51, instance_prefix='VI_S
                 'vrrp_router_id': vrid_base + index,
                 'vrrp_priority': PRIORITY_FIRST if member == 0 else PRIORITY_SECOND,
             }
+            plan[node].update(pinned.get(node, {}))
+    _check_unique_identities(plan)
     return plan
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.smooth.mariadb.plugins.filter.expansion import FilterModule as ExpansionFilters
 from ansible_collections.smooth.mariadb.plugins.filter.topology import FilterModule
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
     TopologyError,
@@ -17,6 +18,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
 )
 
 FILTERS = FilterModule().filters()
+FILTERS_EXPANSION = ExpansionFilters().filters()
 
 
 def fleet(n, vip_net='10.0.0', first_vip=200):
@@ -169,3 +171,47 @@ def test_interface_for_address_unknown():
     with pytest.raises(AnsibleFilterError) as err:
         FILTERS['interface_for_address'](FACTS, '10.9.9.9')
     assert 'no interface holds address 10.9.9.9 (interfaces: br-data, eth0, lo)' in str(err.value)
+
+
+def test_pinned_identities_win_and_are_checked():
+    plan = shard_topology(fleet(1), identities={'db0b': {'server_id': '77', 'gtid_domain_id': 70,
+                                                        'auto_increment_offset': 2}})
+    assert (plan['db0b']['server_id'], plan['db0b']['gtid_domain_id']) == (77, 70)
+    assert plan['db0a']['server_id'] == 1
+
+
+@pytest.mark.parametrize('identities, message', [
+    ({'db0b': {'server_id': 1}}, 'nodes db0a and db0b would both get server_id 1'),
+    ({'db1a': {'gtid_domain_id': 2}}, 'nodes db0b and db1a would both get gtid_domain_id 2'),
+    ({'db0a': {'auto_increment_offset': 2}}, 'nodes db0a and db0b are a pair but would both get auto_increment_offset 2'),
+    ({'db0a': {'auto_increment_offset': 3}}, 'smooth_identities[db0a].auto_increment_offset must be between 1 and 2'),
+    ({'db0a': {'server_id': 0}}, 'smooth_identities[db0a].server_id must be between 1'),
+    ({'db0a': {'vrid': 3}}, 'smooth_identities[db0a] has unknown keys vrid'),
+    ({'elsewhere': {'server_id': 9}}, 'smooth_identities names elsewhere, which no shard of smooth_shards lists'),
+    ({'db0a': 5}, 'smooth_identities[db0a] must be a mapping'),
+    ([1], 'smooth_identities must be a mapping'),
+])
+def test_pinned_identity_refusals(identities, message):
+    with pytest.raises(TopologyError) as err:
+        shard_topology(fleet(2), identities=identities)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize('n', [1, 2, 3])
+def test_site_reproduces_an_expansion_plan_from_pinned_identities(n):
+    """After an expansion, the inventory holds the plan's smooth_shards and
+    identities; site.yml's planner must then give every node exactly what the
+    expansion gave it, or a re-run would rewrite configs and restart servers."""
+    shards = fleet(n)
+    current = shard_topology(shards)
+    partners = {node: node + 'n' for node in current}
+    pool = ['10.0.0.%d/24' % (100 + i) for i in range(n)]
+    plan = FILTERS_EXPANSION['expansion_plan'](current, partners, pool, 1)
+    identities = {node: {key: settings[key] for key in ('server_id', 'gtid_domain_id', 'auto_increment_offset')}
+                  for node, settings in plan['nodes'].items()}
+    again = shard_topology(plan['smooth_shards'], identities=identities)
+    for node, settings in plan['nodes'].items():
+        for key in ('shard_index', 'modulus', 'owned_residue', 'partner', 'server_id', 'gtid_domain_id',
+                    'auto_increment_increment', 'auto_increment_offset', 'vip_cidr', 'vrrp_instance',
+                    'vrrp_router_id', 'vrrp_priority'):
+            assert again[node][key] == settings[key], (node, key)
