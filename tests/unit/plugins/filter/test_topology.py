@@ -183,7 +183,8 @@ def test_pinned_identities_win_and_are_checked():
 @pytest.mark.parametrize('identities, message', [
     ({'db0b': {'server_id': 1}}, 'nodes db0a and db0b would both get server_id 1'),
     ({'db1a': {'gtid_domain_id': 2}}, 'nodes db0b and db1a would both get gtid_domain_id 2'),
-    ({'db0a': {'auto_increment_offset': 2}}, 'nodes db0a and db0b are a pair but would both get auto_increment_offset 2'),
+    ({'db0a': {'auto_increment_offset': 2}},
+     'nodes db0a and db0b are a pair but would both get auto_increment_offset 2'),
     ({'db0a': {'auto_increment_offset': 3}}, 'smooth_identities[db0a].auto_increment_offset must be between 1 and 2'),
     ({'db0a': {'server_id': 0}}, 'smooth_identities[db0a].server_id must be between 1'),
     ({'db0a': {'vrid': 3}}, 'smooth_identities[db0a] has unknown keys vrid'),
