@@ -174,8 +174,8 @@ def test_interface_for_address_unknown():
 
 
 def test_pinned_identities_win_and_are_checked():
-    plan = shard_topology(fleet(1), identities={'db0b': {'server_id': '77', 'gtid_domain_id': 70,
-                                                        'auto_increment_offset': 2}})
+    pinned = {'db0b': {'server_id': '77', 'gtid_domain_id': 70, 'auto_increment_offset': 2}}
+    plan = shard_topology(fleet(1), identities=pinned)
     assert (plan['db0b']['server_id'], plan['db0b']['gtid_domain_id']) == (77, 70)
     assert plan['db0a']['server_id'] == 1
 
