@@ -467,18 +467,21 @@ def build_connect_kwargs(params, option_file=None, autocommit=True):
     return kwargs, info
 
 
-def mariadb_connect(module, autocommit=True):
-    """Connect to the server described by the module's common options.
+class MariaDBConnectError(Exception):
+    """A connection could not be opened; the message names the server, never the password."""
 
-    Returns a PyMySQL connection whose cursors are DictCursors. Any failure
-    ends the module through ``fail_json`` with a message naming the server
-    (host:port or socket) and the server's or driver's error text; the
-    password is never part of it.
+
+def connect_with_params(params, autocommit=True, what=None):
+    """Connect to the server described by ``params`` (the common options).
+
+    Returns a PyMySQL connection whose cursors are DictCursors, or raises
+    MariaDBConnectError with a message naming the server (host:port or
+    socket) and the server's or driver's error text. Used for the module's
+    own server and for other servers a module talks to (a partner, a source);
+    ``what`` names such another server in the message ("the source").
     """
     if not HAS_PYMYSQL:
-        module.fail_json(msg=missing_required_lib('PyMySQL'), exception=PYMYSQL_IMPORT_ERROR)
-
-    params = module.params
+        raise MariaDBConnectError(missing_required_lib('PyMySQL'))
     option_file = {}
     config_file = params.get('config_file')
     if config_file:
@@ -487,11 +490,11 @@ def mariadb_connect(module, autocommit=True):
             try:
                 option_file = read_option_file(path)
             except (OSError, configparser.Error) as exc:
-                module.fail_json(msg='Unable to read the MariaDB option file %s: %s' % (path, to_native(exc)))
+                raise MariaDBConnectError('Unable to read the MariaDB option file %s: %s' % (path, to_native(exc)))
 
     timeout = params.get('connect_timeout')
     if timeout is not None and not 0 < timeout <= 31536000:
-        module.fail_json(msg='connect_timeout must be between 1 and 31536000 seconds, got %d' % timeout)
+        raise MariaDBConnectError('connect_timeout must be between 1 and 31536000 seconds, got %d' % timeout)
 
     kwargs, info = build_connect_kwargs(params, option_file, autocommit=autocommit)
     kwargs['cursorclass'] = pymysql.cursors.DictCursor
@@ -505,5 +508,21 @@ def mariadb_connect(module, autocommit=True):
         message = format_db_error(exc)
         if kwargs.get('password'):
             message = mask_secrets(message, [to_text(kwargs['password'])])
-        module.fail_json(msg='Unable to connect to MariaDB at %s %s%s: %s'
-                         % (info['target'], who, origin, message))
+        raise MariaDBConnectError('Unable to connect to %sMariaDB at %s %s%s: %s'
+                                  % ('the %s, ' % what if what else '', info['target'], who, origin, message))
+
+
+def mariadb_connect(module, autocommit=True):
+    """Connect to the server described by the module's common options.
+
+    Returns a PyMySQL connection whose cursors are DictCursors. Any failure
+    ends the module through ``fail_json`` with a message naming the server
+    (host:port or socket) and the server's or driver's error text; the
+    password is never part of it.
+    """
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=missing_required_lib('PyMySQL'), exception=PYMYSQL_IMPORT_ERROR)
+    try:
+        return connect_with_params(module.params, autocommit=autocommit)
+    except MariaDBConnectError as exc:
+        module.fail_json(msg=str(exc))

@@ -82,3 +82,10 @@ def ansible(tmp_path_factory):
 @pytest.fixture
 def waiter():
     return wait_for
+
+
+@pytest.fixture(scope='session')
+def third_server(servers):
+    """A third server (c, server_id 13, domain 3), started empty on first use."""
+    with running_servers([('c', 13, 3, 1)]) as (c,):
+        yield c

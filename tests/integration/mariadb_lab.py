@@ -366,3 +366,61 @@ def wait_for(predicate, timeout=20.0, interval=0.2, what='condition'):
             break
         time.sleep(interval)
     raise AssertionError('%s not reached within %.0f s' % (what, timeout))
+
+
+# -- Helpers added for the seed and replication_wait tests (plain SQL, not the modules) --
+
+SYSTEM_SCHEMAS = ('mysql', 'sys', 'information_schema', 'performance_schema')
+
+
+def start_replication(replica, source, name='peer', timeout=20.0):
+    """Make replica replicate from source over GTID (connection name), and wait until it runs."""
+    replica.query("CHANGE MASTER %s TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, "
+                  "MASTER_PASSWORD = %s, MASTER_USE_GTID = slave_pos",
+                  (name, source.host, source.port, REPL_USER, REPL_PASSWORD))
+    replica.query('START SLAVE %s', (name,))
+
+    def running():
+        row = replica.slaves().get(name) or {}
+        return row.get('Slave_IO_Running') == 'Yes' and row.get('Slave_SQL_Running') == 'Yes'
+    wait_for(running, timeout=timeout, what='replication %s <- %s running' % (replica.name, source.name))
+
+
+def catch_up(replica, source, timeout=30.0):
+    """Let replica apply everything of source's binary log through a temporary
+    connection, then remove that connection. Leaves other connections alone."""
+    name = 'catch_up_%s' % source.name
+    start_replication(replica, source, name=name, timeout=timeout)
+    try:
+        position = source.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos')[0]['pos']
+        waited = replica.query('SELECT MASTER_GTID_WAIT(%s, %s) AS waited', (position, timeout))[0]['waited']
+        if waited != 0:
+            raise AssertionError('%s did not catch up with %s (%s) within %.0f s: %r'
+                                 % (replica.name, source.name, position, timeout, replica.slaves().get(name)))
+    finally:
+        replica.query('STOP SLAVE %s', (name,))
+        replica.query('RESET SLAVE %s ALL', (name,))
+
+
+def wipe_server(server, keep=()):
+    """Bring a server back to freshly installed: no user schema (except keep),
+    no replication connection, empty binary log and gtid_slave_pos. Local only."""
+    server.reset_replication()
+    schemas = [row['name'] for row in server.query('SELECT schema_name AS name FROM information_schema.SCHEMATA')]
+    statements = ['DROP DATABASE %s' % ('`%s`' % name.replace('`', '``'))
+                  for name in schemas if name not in SYSTEM_SCHEMAS and name not in keep]
+    server.setup_sql(statements)
+    server.query('RESET MASTER')
+    server.query("SET GLOBAL gtid_slave_pos = ''")
+
+
+def checksum_tables(server, tables):
+    """{table: (COUNT(*), CHECKSUM TABLE)} for 'db.table' names."""
+    found = {}
+    for table in tables:
+        schema, name = table.split('.', 1)
+        quoted = '`%s`.`%s`' % (schema.replace('`', '``'), name.replace('`', '``'))
+        count = server.query('SELECT COUNT(*) AS n FROM %s' % quoted)[0]['n']
+        checksum = server.query('CHECKSUM TABLE %s EXTENDED' % quoted)[0]['Checksum']
+        found[table] = (count, checksum)
+    return found

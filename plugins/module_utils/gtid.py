@@ -1,0 +1,303 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""GTID positions: what a replica must wait for, what it still misses.
+
+Pure helpers behind ``smooth.mariadb.replication_wait`` (and the coordinates
+of ``smooth.mariadb.seed``). A position is a GTID list such as
+``@@gtid_binlog_pos`` (``"1-11-100,2-12-50"``), parsed with
+:func:`~ansible_collections.smooth.mariadb.plugins.module_utils.replication.parse_gtid_list`
+into ``{domain: (server_id, seq_no)}``.
+
+``MASTER_GTID_WAIT(pos, timeout)`` returns once ``@@gtid_slave_pos`` holds,
+in every domain of ``pos``, the same or a higher sequence number. In a
+dual-master pair with ``log_slave_updates`` the source's
+``@@gtid_binlog_pos`` also holds the replica's own domain (the replica's
+events, written again into the source's binlog). The replica never applies
+those through replication: its copy is the original, written by itself.
+MariaDB 10.11 moves ``gtid_slave_pos`` past such echoes while the IO thread
+receives them, but only then; a wait on them is a wait on a round trip, and
+hangs whenever that round trip does not happen (IO thread reconnecting,
+domains filtered out, a position reset). :func:`wait_position` therefore
+keeps only the domains the replica receives from that source.
+
+The last section holds the connection helper for the second server these
+modules talk to (the ``source_*`` options).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections import namedtuple
+
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    MariaDBConnectError,
+    connect_with_params,
+    describe_target,
+    read_option_file,
+    to_text,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.replication import (
+    FATAL_IO_ERRNOS,
+    describe_threads,
+    parse_gtid_list,
+)
+
+# ---------------------------------------------------------------------------
+# Positions
+# ---------------------------------------------------------------------------
+
+SkippedDomain = namedtuple('SkippedDomain', ['domain', 'gtid', 'reason'])
+
+
+def gtid_text(domain, gtid):
+    """``(1, (11, 100))`` -> ``'1-11-100'``."""
+    return '%d-%d-%d' % (domain, gtid[0], gtid[1])
+
+
+_DOMAIN_LIST_RE = re.compile(r'[\s,]+')
+
+
+def parse_domain_ids(text):
+    """``Replicate_Do_Domain_Ids``/``Replicate_Ignore_Domain_Ids`` -> set of ints.
+
+    The server lists them separated by commas (or blanks); empty means none.
+    """
+    domains = set()
+    for part in _DOMAIN_LIST_RE.split(to_text(text).strip()):
+        if part:
+            if not part.isdigit():
+                raise ValueError('invalid domain id %r in %r' % (part, to_text(text)))
+            domains.add(int(part))
+    return domains
+
+
+def wait_position(source_pos, replica_server_id, replica_binlog_pos='', do_domains='', ignore_domains=''):
+    """The part of the source's position a replica can wait for (pure).
+
+    :param source_pos: the source's ``@@gtid_binlog_pos`` (text or parsed dict)
+    :param replica_server_id: the replica's ``@@server_id``
+    :param replica_binlog_pos: the replica's ``@@gtid_binlog_pos`` (text or dict)
+    :param do_domains: ``Replicate_Do_Domain_Ids`` of the replica's connection
+    :param ignore_domains: ``Replicate_Ignore_Domain_Ids`` of that connection
+    :returns: ``(position, skipped)``: the GTID dict to pass to
+        ``MASTER_GTID_WAIT`` and a list of :class:`SkippedDomain`
+
+    A domain of the source's position is left out when
+
+    * its last GTID was written by the replica itself (the GTID's server_id
+      is the replica's) and the replica's own binary log already holds that
+      sequence number or a later one in the domain: the replica has it,
+      because it wrote it;
+    * the replica's connection does not receive the domain
+      (``IGNORE_DOMAIN_IDS``, or a ``DO_DOMAIN_IDS`` list without it).
+
+    Everything else is kept, so a domain the replica has not applied is
+    always waited for. With each server writing its own gtid_domain_id (what
+    the collection deploys and preflight checks) an echoed domain holds only
+    the replica's own events.
+    """
+    source = parse_gtid_list(source_pos) if not isinstance(source_pos, dict) else dict(source_pos)
+    own = parse_gtid_list(replica_binlog_pos) if not isinstance(replica_binlog_pos, dict) else replica_binlog_pos
+    do_set = parse_domain_ids(do_domains) if not isinstance(do_domains, (set, frozenset)) else do_domains
+    ignore_set = parse_domain_ids(ignore_domains) if not isinstance(ignore_domains, (set, frozenset)) else ignore_domains
+    position = {}
+    skipped = []
+    for domain in sorted(source):
+        gtid = source[domain]
+        text = gtid_text(domain, gtid)
+        if domain in ignore_set:
+            skipped.append(SkippedDomain(domain, text, 'the connection ignores this domain (IGNORE_DOMAIN_IDS)'))
+            continue
+        if do_set and domain not in do_set:
+            skipped.append(SkippedDomain(domain, text, 'the connection only receives domains %s (DO_DOMAIN_IDS)'
+                                         % ','.join(str(item) for item in sorted(do_set))))
+            continue
+        mine = own.get(domain)
+        if replica_server_id is not None and gtid[0] == replica_server_id and mine is not None and mine[1] >= gtid[1]:
+            skipped.append(SkippedDomain(domain, text, 'written by the replica itself (server_id %d); its binary log '
+                                         'holds %s' % (replica_server_id, gtid_text(domain, mine))))
+            continue
+        position[domain] = gtid
+    return position, skipped
+
+
+def missing_gtids(wanted, reached):
+    """Domains of ``wanted`` that ``reached`` does not cover yet (pure).
+
+    Both are GTID lists (text or dict). Returns a list of dicts, by domain:
+    ``domain``, ``wanted`` and ``reached`` (GTID text, ``reached`` empty when
+    the domain is absent) and ``behind`` (sequence numbers still to apply).
+    """
+    wanted = parse_gtid_list(wanted) if not isinstance(wanted, dict) else wanted
+    reached = parse_gtid_list(reached) if not isinstance(reached, dict) else reached
+    missing = []
+    for domain in sorted(wanted):
+        want = wanted[domain]
+        have = reached.get(domain)
+        if have is not None and have[1] >= want[1]:
+            continue
+        missing.append(dict(
+            domain=domain,
+            wanted=gtid_text(domain, want),
+            reached=gtid_text(domain, have) if have is not None else '',
+            behind=want[1] - (have[1] if have is not None else 0),
+        ))
+    return missing
+
+
+def covers(reached, wanted):
+    """Whether position ``reached`` is at or past ``wanted`` in every domain of ``wanted``."""
+    return not missing_gtids(wanted, reached)
+
+
+def describe_missing(missing):
+    """One line for :func:`missing_gtids` output."""
+    parts = []
+    for item in missing:
+        if item['reached']:
+            parts.append('domain %d at %s, needs %s (%d behind)'
+                         % (item['domain'], item['reached'], item['wanted'], item['behind']))
+        else:
+            parts.append('domain %d not applied at all, needs %s' % (item['domain'], item['wanted']))
+    return '; '.join(parts) or 'nothing'
+
+
+# ---------------------------------------------------------------------------
+# Replication connections
+# ---------------------------------------------------------------------------
+
+class ConnectionChoiceError(ValueError):
+    """The replication connection to wait on cannot be identified."""
+
+
+def choose_connection(statuses, connection_name=None, source_server_id=None, source_host=None, source_port=None):
+    """Pick the replica's connection that replicates from a source (pure).
+
+    :param statuses: ``{name: normalised status}`` (``read_all_slaves_status``)
+    :param connection_name: the name given by the user, or None to find it
+    :returns: ``(name, status)``
+    :raises ConnectionChoiceError: with a message listing the connections
+
+    Without a name: the connection whose ``Master_Server_Id`` is the source's
+    server_id, else the one pointing at ``source_host:source_port``, else the
+    only connection there is.
+    """
+    listed = ', '.join("'%s' (%s:%s)" % (name, status.get('source_host'), status.get('source_port'))
+                       for name, status in sorted(statuses.items())) or 'none'
+    if connection_name is not None:
+        wanted = connection_name.lower()
+        for name, status in statuses.items():
+            if name.lower() == wanted:
+                return name, status
+        raise ConnectionChoiceError("there is no replication connection '%s'; connections: %s"
+                                    % (connection_name, listed))
+    if not statuses:
+        raise ConnectionChoiceError('there is no replication connection at all')
+    if source_server_id is not None:
+        found = [(name, status) for name, status in statuses.items()
+                 if status.get('source_server_id') == source_server_id]
+        if len(found) == 1:
+            return found[0]
+    if source_host is not None:
+        found = [(name, status) for name, status in statuses.items()
+                 if status.get('source_host') == source_host
+                 and (source_port is None or status.get('source_port') == source_port)]
+        if len(found) == 1:
+            return found[0]
+    if len(statuses) == 1:
+        return list(statuses.items())[0]
+    raise ConnectionChoiceError('cannot tell which replication connection receives from the source; '
+                                'name it; connections: %s' % listed)
+
+
+def connection_problem(status):
+    """Why waiting on this connection cannot succeed, or None (pure).
+
+    A thread that is stopped (``No``) or in error, or a source refusing the
+    replication account, ends the wait at once. An IO thread still
+    ``Connecting`` without such an error is given the time of the wait.
+    """
+    if status is None:
+        return 'the replication connection does not exist'
+    io_state = status.get('io_running_state', 'No')
+    sql_state = status.get('sql_running_state', 'No')
+    detail = describe_threads(status)
+    if sql_state != 'Yes' or status.get('last_sql_errno'):
+        return 'the SQL thread is not applying: ' + detail
+    if io_state == 'No':
+        return 'the IO thread is stopped: ' + detail
+    if status.get('last_io_errno') in FATAL_IO_ERRNOS:
+        return 'the source refuses the replication account: ' + detail
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The second server (source_* options)
+# ---------------------------------------------------------------------------
+
+def source_argument_spec(required_host=False):
+    """Options to log in to the source (the other server of the task)."""
+    return dict(
+        source_host=dict(type='str', required=required_host),
+        source_port=dict(type='int', default=3306),
+        source_user=dict(type='str'),
+        source_password=dict(type='str', no_log=True),
+    )
+
+
+def source_login_params(params, host=None, port=None):
+    """Common login options for the source, built from the ``source_*`` ones (pure).
+
+    ``source_user`` defaults to ``login_user`` and, when it does, the password
+    defaults to ``login_password`` (one admin account on every node). The
+    option file (``config_file``) and the TLS options apply as for the
+    target. ``host``/``port`` replace ``source_host``/``source_port`` (for a
+    source found from a replication connection).
+    """
+    login = dict(params)
+    login['login_host'] = host if host is not None else params.get('source_host')
+    login['login_port'] = port if port is not None else params.get('source_port')
+    login['login_unix_socket'] = None
+    if params.get('source_user') is None:
+        login['login_user'] = params.get('login_user')
+        password = params.get('source_password')
+        login['login_password'] = password if password is not None else params.get('login_password')
+    else:
+        login['login_user'] = params.get('source_user')
+        login['login_password'] = params.get('source_password')
+    return login
+
+
+def connect_params(module, login, what='source'):
+    """Connect with a login dict (see :func:`source_login_params`) like ``mariadb_connect``.
+
+    Returns ``(connection, target)`` (target: host:port for messages); a
+    failure ends the module with a message naming ``what`` and host:port,
+    never the password.
+    """
+    try:
+        return connect_with_params(login, what=what), describe_target(login)
+    except MariaDBConnectError as exc:
+        module.fail_json(msg=str(exc))
+
+
+def read_config_file(module):
+    """The option file settings (``config_file``), {} when there is none."""
+    config_file = module.params.get('config_file')
+    if not config_file:
+        return {}
+    path = os.path.expanduser(config_file)
+    if not os.path.exists(path):
+        return {}
+    try:
+        return read_option_file(path)
+    except (OSError, configparser.Error) as exc:
+        module.fail_json(msg='Unable to read the MariaDB option file %s: %s' % (path, to_native(exc)))
+        return {}

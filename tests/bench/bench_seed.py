@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Benchmark: smooth.mariadb.seed (method dump) of one 1,000,000-row InnoDB table.
+
+Starts two throw-away servers on loopback (tests/integration/mariadb_lab.py:
+32M buffer pool, innodb_flush_log_at_trx_commit=2, sync_binlog=0), fills one
+table on the source (BIGINT primary key, BIGINT shard key, ~100 bytes a row),
+runs the module through ansible-playbook and prints seconds, rows/s, MB/s,
+the SQL bytes streamed and the bytes the source sent over the wire (its
+Bytes_sent counter, compressed protocol). Not part of CI; timings are printed,
+never asserted.
+
+    .venv/bin/python tests/bench/bench_seed.py [--rows N] [--no-compress]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
+
+from mariadb_lab import AnsibleRunner, _collections_root, running_servers  # noqa: E402  pylint: disable=wrong-import-position
+
+TABLE_SQL = [
+    'CREATE DATABASE bench',
+    'CREATE TABLE bench.orders (id BIGINT NOT NULL PRIMARY KEY, shard_key BIGINT NOT NULL, customer_id INT NOT NULL, '
+    'amount DECIMAL(12,2) NOT NULL, status VARCHAR(16) NOT NULL, note VARCHAR(48) NOT NULL, '
+    'created_at DATETIME NOT NULL, KEY shard_key (shard_key)) ENGINE=InnoDB',
+]
+FILL_SQL = ("INSERT INTO bench.orders SELECT seq, seq * 7919 %% 1000003, seq %% 50000, (seq %% 100000) / 100, "
+            "ELT(seq %% 4 + 1, 'new', 'paid', 'shipped', 'closed'), CONCAT('note ', MD5(seq)), "
+            "'2024-01-01' + INTERVAL (seq %% 31536000) SECOND FROM bench.seq_%d_to_%d")
+
+
+def bytes_sent(server):
+    return int(server.query("SHOW GLOBAL STATUS LIKE 'Bytes_sent'")[0]['Value'])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--rows', type=int, default=1000000)
+    parser.add_argument('--no-compress', action='store_true')
+    args = parser.parse_args()
+
+    collections_root, temp_root = _collections_root()
+    work_dir = tempfile.mkdtemp(prefix='smooth-mariadb-bench-')
+    try:
+        with running_servers([('src', 21, 21, 1), ('dst', 22, 22, 2)]) as (source, target):
+            started = time.monotonic()
+            connection = source.root_connection()
+            with connection.cursor() as cursor:
+                for sql in TABLE_SQL:
+                    cursor.execute(sql)
+                for first in range(1, args.rows + 1, 100000):
+                    cursor.execute(FILL_SQL % (first, min(first + 99999, args.rows)))
+                cursor.execute('ANALYZE TABLE bench.orders')
+                cursor.fetchall()
+            connection.close()
+            size = source.query("SELECT DATA_LENGTH + INDEX_LENGTH AS size, AVG_ROW_LENGTH AS avg FROM "
+                                "information_schema.TABLES WHERE TABLE_SCHEMA = 'bench'")[0]
+            print('source filled: %d rows in %.1f s; InnoDB data+index %.1f MB, avg row %d bytes'
+                  % (args.rows, time.monotonic() - started, size['size'] / 1e6, size['avg']))
+
+            ansible = AnsibleRunner(work_dir, collections_root)
+            sent_before = bytes_sent(source)
+            wall = time.monotonic()
+            result = ansible('smooth.mariadb.seed', dict(
+                target.login_args(), source_host=source.host, source_port=source.port, databases=['bench'],
+                compress=not args.no_compress, row_count='exact'))
+            wall = time.monotonic() - wall
+            wire = bytes_sent(source) - sent_before
+            if result.get('failed'):
+                print('seed failed: %s' % result.get('msg'))
+                return 1
+            seconds = result['seconds']
+            rows = result['tables']['bench.orders']
+            same = (source.query('CHECKSUM TABLE bench.orders')[0]['Checksum']
+                    == target.query('CHECKSUM TABLE bench.orders')[0]['Checksum'])
+            print('seed (method dump, compress=%s): %d rows in %.2f s (module), %.2f s (ansible-playbook wall)'
+                  % (not args.no_compress, rows, seconds, wall))
+            print('rate: %.0f rows/s, %.1f MB/s of SQL' % (rows / seconds, result['bytes'] / 1e6 / seconds))
+            print('bytes: %d SQL streamed into mariadb; %d sent by the source over the wire (ratio %.2f)'
+                  % (result['bytes'], wire, wire / float(result['bytes'])))
+            print('coordinates: gtid_slave_pos=%s, %s:%s; target gtid_binlog_pos=%r; checksums equal: %s'
+                  % (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos'],
+                     target.query('SELECT @@GLOBAL.gtid_binlog_pos AS p')[0]['p'], same))
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+        if temp_root:
+            shutil.rmtree(temp_root, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""smooth.mariadb.seed: server a copied into an empty third server c, through Ansible.
+
+The copy is taken while a keeps writing; c then replicates from a from the
+returned coordinates with smooth.mariadb.replication, and must end up equal to
+a (row counts and CHECKSUM TABLE), which holds only if the snapshot and its
+coordinates match exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from mariadb_lab import ADMIN_PASSWORD, checksum_tables, wipe_server
+
+MODULE = 'smooth.mariadb.seed'
+TABLES = ['crm.customers', 'shop.audit', 'shop.blobs', 'shop.orders']
+# A value that looks like the dump's coordinate comments: the module must not be fooled by data.
+FAKE_COMMENTS = "x\n-- SET GLOBAL gtid_slave_pos='9-9-9';\n-- CHANGE MASTER TO MASTER_LOG_FILE='evil.000001', MASTER_LOG_POS=4;\n"
+SOURCE_SQL = [
+    'CREATE DATABASE shop',
+    'CREATE TABLE shop.orders (id BIGINT NOT NULL PRIMARY KEY, k BIGINT NOT NULL, note VARCHAR(200) NOT NULL, '
+    'amount DECIMAL(12,2) NOT NULL, KEY k (k)) ENGINE=InnoDB',
+    'CREATE TABLE shop.audit (id BIGINT AUTO_INCREMENT PRIMARY KEY, order_id BIGINT NOT NULL, '
+    'action VARCHAR(16) NOT NULL) ENGINE=InnoDB',
+    "CREATE TRIGGER shop.orders_audit AFTER INSERT ON shop.orders FOR EACH ROW "
+    "INSERT INTO shop.audit (order_id, action) VALUES (NEW.id, 'insert')",
+    "CREATE PROCEDURE shop.add_order(IN p_id BIGINT) "
+    "INSERT INTO shop.orders (id, k, note, amount) VALUES (p_id, p_id, 'by procedure', 1.00)",
+    'CREATE TABLE shop.blobs (id INT PRIMARY KEY, data VARBINARY(255) NOT NULL, note TEXT NOT NULL) ENGINE=InnoDB',
+    "INSERT INTO shop.orders (id, k, note, amount) SELECT seq, seq * 7, CONCAT('order ', seq), seq / 100 "
+    "FROM shop.seq_1_to_600",
+    'CALL shop.add_order(100000)',
+    'CREATE DATABASE crm',
+    'CREATE TABLE crm.customers (id INT PRIMARY KEY, name VARCHAR(64) CHARACTER SET utf8mb4 NOT NULL) ENGINE=InnoDB',
+]
+MARKER_TABLE = 'smooth_mariadb.seed_test_marker'
+
+
+@pytest.fixture(scope='module')
+def seed_source(servers):
+    """shop and crm on a (binary-logged, so b can replay them consistently later),
+    plus a table in a's own smooth_mariadb schema that must never be copied."""
+    a = servers.a
+    connection = a.root_connection()
+    try:
+        with connection.cursor() as cursor:
+            for sql in SOURCE_SQL:
+                cursor.execute(sql)
+            cursor.execute('INSERT INTO shop.blobs (id, data, note) VALUES (%s, %s, %s)',
+                           (1, b'\x00\x01\n\r\'"\\-- \xff', FAKE_COMMENTS))
+            cursor.execute('INSERT INTO crm.customers (id, name) VALUES (%s, %s), (%s, %s)',
+                           (1, u'Zo\u00eb \u6d4b\u8bd5 \U0001F600', 2, "O'Brien"))
+    finally:
+        connection.close()
+    had_metadata = bool(a.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'smooth_mariadb'"))
+    a.setup_sql(['CREATE DATABASE IF NOT EXISTS smooth_mariadb',
+                 'CREATE TABLE %s (id INT PRIMARY KEY) ENGINE=InnoDB' % MARKER_TABLE])
+    yield a
+    a.setup_sql(['DROP TABLE %s' % MARKER_TABLE] + ([] if had_metadata else ['DROP DATABASE smooth_mariadb']))
+    a.query('DROP DATABASE shop')
+    a.query('DROP DATABASE crm')
+
+
+@pytest.fixture
+def target(third_server):
+    wipe_server(third_server)
+    yield third_server
+    third_server.reset_replication()
+
+
+class OrderWriter(threading.Thread):
+    """Insert orders on the source until stopped (bounded)."""
+
+    def __init__(self, server, first_id, limit=2000):
+        super(OrderWriter, self).__init__(daemon=True)
+        self.server = server
+        self.next_id = first_id
+        self.limit = limit
+        self.stop_event = threading.Event()
+        self.written = 0
+        self.error = None
+
+    def run(self):
+        connection = self.server.root_connection()
+        try:
+            with connection.cursor() as cursor:
+                for dummy in range(self.limit):
+                    if self.stop_event.is_set():
+                        break
+                    cursor.execute("INSERT INTO shop.orders (id, k, note, amount) VALUES (%s, %s, 'during seed', 2.5)",
+                                   (self.next_id, self.next_id))
+                    self.next_id += 1
+                    self.written += 1
+                    time.sleep(0.002)
+        except Exception as exc:  # reported by the test
+            self.error = exc
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=30)
+
+
+def variable(server, name):
+    return server.query('SELECT @@GLOBAL.%s AS v' % name)[0]['v']
+
+
+def seed_args(target, source, **extra):
+    # The admin account exists on both: source_user/source_password default to the login ones.
+    args = dict(target.login_args(), source_host=source.host, source_port=source.port)
+    args.update(extra)
+    return args
+
+
+def user_schemas(server):
+    return sorted(row['name'] for row in server.query(
+        "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN "
+        "('mysql', 'sys', 'information_schema', 'performance_schema')"))
+
+
+def assert_no_secret(result, *secrets):
+    blob = json.dumps(result.result) + result.output
+    for secret in (ADMIN_PASSWORD,) + secrets:
+        assert secret not in blob
+
+
+def test_seed_under_writes_then_replicate_and_rerun(ansible, servers, seed_source, target, waiter):
+    a, c = seed_source, target
+    writer = OrderWriter(a, 200000)
+    writer.start()
+    try:
+        waiter(lambda: writer.written > 20, what='writes on the source')
+        written_before = writer.written
+        seeded = ansible(MODULE, seed_args(c, a))
+        written_after = writer.written
+    finally:
+        writer.stop()
+    assert writer.error is None, writer.error
+    assert seeded.get('failed') is not True, seeded.get('msg')
+    assert seeded['changed'] is True
+    assert written_after > written_before  # a kept writing during the copy
+
+    # Every user schema of a, none of the excluded ones.
+    assert {'shop', 'crm', 'smoke'} <= set(seeded['databases'])
+    assert not {'mysql', 'sys', 'information_schema', 'performance_schema', 'smooth_mariadb'} & set(seeded['databases'])
+    assert not c.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'smooth_mariadb' "
+                       "AND TABLE_NAME = 'seed_test_marker'")
+    expected_source = dict(address='%s:%d' % (a.host, a.port), server_id=11, hostname=variable(a, 'hostname'),
+                           port=a.port, version=a.query('SELECT VERSION() AS v')[0]['v'])
+    assert seeded['source'] == expected_source
+
+    # The coordinates are the snapshot's: the GTID is the one of the returned file/offset,
+    # it is what c's gtid_slave_pos now holds, and nothing entered c's binary log.
+    gtid = seeded['gtid_slave_pos']
+    assert gtid and gtid.startswith('1-11-')
+    assert a.query('SELECT BINLOG_GTID_POS(%s, %s) AS p', (seeded['source_log_file'], seeded['source_log_pos']))[0]['p'] \
+        == gtid
+    assert variable(c, 'gtid_slave_pos') == gtid
+    assert variable(c, 'gtid_binlog_pos') == ''
+    assert c.query('SHOW MASTER STATUS')[0]['Position'] <= 400  # only the binlog's header events
+
+    # Rows reported = rows on c; routine, trigger and tricky values came along.
+    for table in ('shop.orders', 'shop.audit', 'shop.blobs', 'crm.customers'):
+        assert seeded['tables'][table] == c.query('SELECT COUNT(*) AS n FROM %s' % table)[0]['n']
+    assert seeded['rows'] == sum(seeded['tables'].values())
+    assert seeded['tables']['shop.orders'] >= 601 + 1
+    assert seeded['bytes'] > 20000 and seeded['seconds'] > 0
+    assert c.query("SELECT ROUTINE_NAME AS n FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'shop'") == \
+        [{'n': 'add_order'}]
+    assert c.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'shop'") == \
+        [{'n': 'orders_audit'}]
+    assert c.query('SELECT data, note FROM shop.blobs WHERE id = 1') == \
+        [{'data': b'\x00\x01\n\r\'"\\-- \xff', 'note': FAKE_COMMENTS}]
+    record = seeded['record']
+    assert record['state'] == 'seeded' and record['source_server_id'] == 11 and record['gtid_pos'] == gtid
+    assert record['id'] == 1 and record['databases'] == seeded['databases'] and record['rows_copied'] == seeded['rows']
+    assert record['log_file'] == seeded['source_log_file'] and record['log_pos'] == seeded['source_log_pos']
+    assert seeded['queries'][0] == 'SET SESSION sql_log_bin = 0'
+    assert "SET GLOBAL gtid_slave_pos = '%s'" % gtid in seeded['queries']
+    assert_no_secret(seeded)
+
+    # Replicate from the returned coordinates: the position is already in place.
+    replicated = ansible('smooth.mariadb.replication', dict(
+        c.login_args(), **a.source_args(connection_name='seed', state='started', gtid_slave_pos=gtid)))
+    assert replicated.get('failed') is not True, replicated.get('msg')
+    assert not [query for query in replicated['queries'] if 'gtid_slave_pos' in query]
+    a.query('CALL shop.add_order(300000)')
+    a.query("UPDATE shop.orders SET note = 'after seed' WHERE id BETWEEN 1 AND 50")
+    a.query("INSERT INTO crm.customers (id, name) VALUES (3, 'after seed')")
+    caught_up = ansible('smooth.mariadb.replication_wait', dict(c.login_args(), timeout=30))
+    assert caught_up.get('failed') is not True, caught_up.get('msg')
+    assert c.query('SELECT note FROM shop.orders WHERE id = 300000') == [{'note': 'by procedure'}]
+    assert checksum_tables(c, TABLES) == checksum_tables(a, TABLES)
+    # c's binary log holds what it replicated (log_slave_updates), nothing of the restore.
+    assert all(part.startswith('1-11-') for part in variable(c, 'gtid_binlog_pos').split(','))
+
+    # Again: already seeded from a, nothing done, the recorded coordinates returned.
+    again = ansible(MODULE, seed_args(c, a))
+    assert again.get('failed') is not True, again.get('msg')
+    assert again['changed'] is False and again['queries'] == []
+    assert (again['gtid_slave_pos'], again['source_log_file'], again['source_log_pos']) == \
+        (gtid, seeded['source_log_file'], seeded['source_log_pos'])
+    assert again['rows'] == seeded['rows'] and again['databases'] == seeded['databases']
+
+
+def test_check_mode_refusal_and_force(ansible, seed_source, target):
+    a, c = seed_source, target
+    checked = ansible(MODULE, seed_args(c, a, databases=['shop']), check=True)
+    assert checked.get('failed') is not True, checked.get('msg')
+    assert checked['changed'] is True and checked['queries'] == []
+    assert checked['databases'] == ['shop'] and checked['rows'] >= 601
+    assert checked['commands'][0].startswith('/usr/bin/mariadb-dump --defaults-file=<source option file> '
+                                             '--single-transaction --gtid --master-data=2')
+    assert user_schemas(c) == [] and variable(c, 'gtid_slave_pos') == '' and variable(c, 'gtid_binlog_pos') == ''
+
+    c.setup_sql(['CREATE DATABASE legacy', 'CREATE TABLE legacy.t (id INT PRIMARY KEY)', 'CREATE DATABASE empty_one'])
+    refused = ansible(MODULE, seed_args(c, a, databases=['shop']))
+    assert refused.get('failed') is True
+    assert refused['msg'] == ('Seeding %s:%d from %s:%d: Target %s:%d: the target already holds user data in legacy. '
+                              'Refusing to seed it; set force: true to replace the copied schemas anyway.'
+                              % (c.host, c.port, a.host, a.port, c.host, c.port))
+    assert refused['changed'] is False
+    assert user_schemas(c) == ['empty_one', 'legacy'] and variable(c, 'gtid_slave_pos') == ''
+
+    forced = ansible(MODULE, seed_args(c, a, databases=['shop'], force=True))
+    assert forced.get('failed') is not True, forced.get('msg')
+    assert forced['changed'] is True
+    assert 'force: the target holds user data in legacy' in forced.output
+    assert user_schemas(c) == ['empty_one', 'legacy', 'shop', 'smooth_mariadb']
+    assert variable(c, 'gtid_slave_pos') == forced['gtid_slave_pos'] != ''
+    assert variable(c, 'gtid_binlog_pos') == ''
+
+
+def test_wrong_password_and_failed_dump(ansible, seed_source, target):
+    a, c = seed_source, target
+    wrong = 'Wr0ng-S3cret-77x'
+    denied = ansible(MODULE, seed_args(c, a, source_user='admin', source_password=wrong))
+    assert denied.get('failed') is True
+    assert denied['msg'] == ("Unable to connect to the source, MariaDB at %s:%d as user 'admin': (1045) Access denied "
+                             "for user 'admin'@'127.0.0.1' (using password: YES)" % (a.host, a.port))
+    assert_no_secret(denied, wrong)
+
+    # A view whose table is gone makes mariadb-dump fail after shop was restored.
+    a.setup_sql(['CREATE DATABASE broken', 'CREATE TABLE broken.t (id INT)', 'CREATE VIEW broken.v AS SELECT id FROM broken.t',
+                 'DROP TABLE broken.t'])
+    try:
+        failed = ansible(MODULE, seed_args(c, a, databases=['shop', 'broken']))
+    finally:
+        a.setup_sql(['DROP DATABASE broken'])
+    assert failed.get('failed') is True
+    assert failed['msg'].startswith('Seeding %s:%d from %s:%d: mariadb-dump failed with exit code 2: '
+                                    % (c.host, c.port, a.host, a.port))
+    assert "View 'broken.v' references invalid table(s)" in failed['msg']
+    assert failed['record']['state'] == 'failed' and failed['record']['error'] in failed['msg']
+    assert variable(c, 'gtid_slave_pos') == '' and variable(c, 'gtid_binlog_pos') == ''
+    assert_no_secret(failed)
+
+    # The failed attempt's own schemas do not block a new attempt from the same source.
+    retried = ansible(MODULE, seed_args(c, a, databases=['shop']))
+    assert retried.get('failed') is not True, retried.get('msg')
+    assert retried['changed'] is True and retried['record']['state'] == 'seeded'
+    assert 'resuming a failed seed from server_id 11' in retried.output
+    assert variable(c, 'gtid_slave_pos') == retried['gtid_slave_pos']

@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The seed module's read -> decide -> apply flow against scripted fake servers (no client programs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import SqlSession
+from ansible_collections.smooth.mariadb.plugins.modules import seed as mod
+
+VERSION = '10.11.19-MariaDB-0+deb12u1-log'
+
+
+class FakeModule(object):
+    def __init__(self, check_mode=False, **params):
+        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
+        self.params.update(dict(source_host='10.0.0.11', login_host='10.0.0.21', login_user='admin',
+                                login_password='Secret-pw-1', config_file=''))
+        self.params.update(params)
+        self.check_mode = check_mode
+        self.warnings = []
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def get_bin_path(self, name):
+        return '/usr/bin/%s' % name
+
+
+class FakeCursor(object):
+    def __init__(self, server):
+        self.server = server
+        self.description = None
+        self.rows = []
+
+    def execute(self, sql, params=None):
+        self.rows = self.server.answer(sql, params)
+        self.description = [('x',)] if self.rows is not None else None
+
+    def fetchall(self):
+        return self.rows or []
+
+    def close(self):
+        pass
+
+
+class FakeServer(object):
+    """Answers the module's reads; records every statement, reads included."""
+
+    def __init__(self, server_id, hostname='db0a', port=3306, log_bin=1, binlog_pos='', record=None, tables=None,
+                 schemas=(), slaves=(), estimates=(), binlog_after=None):
+        self.server_id = server_id
+        self.hostname = hostname
+        self.port = port
+        self.log_bin = log_bin
+        self.binlog_pos = binlog_pos
+        self.binlog_after = binlog_after
+        self.record = record
+        self.tables = tables or {}
+        self.schemas = list(schemas)
+        self.slaves = list(slaves)
+        self.estimates = list(estimates)
+        self.statements = []
+        self.binlog_reads = 0
+
+    def cursor(self):
+        return FakeCursor(self)
+
+    def answer(self, sql, params):
+        self.statements.append((sql, params))
+        if sql == mod.IDENTITY_QUERY:
+            return [dict(server_id=self.server_id, hostname=self.hostname, port=self.port, version=VERSION,
+                         log_bin=self.log_bin, gtid_binlog_pos=self.binlog_pos)]
+        if sql.startswith('SELECT COUNT(*) AS n FROM information_schema.TABLES'):
+            return [dict(n=1 if self.record is not None else 0)]
+        if sql.startswith('SELECT `id`, `state`'):
+            return [dict(self.record)] if self.record else []
+        if sql == mod.TABLE_COUNTS_QUERY:
+            return [dict(schema=name, tables=count) for name, count in self.tables.items()]
+        if sql == 'SHOW ALL SLAVES STATUS':
+            return list(self.slaves)
+        if sql.startswith('SELECT SCHEMA_NAME'):
+            return [dict(name=name) for name in self.schemas]
+        if sql.startswith('SELECT TABLE_SCHEMA AS `schema`, TABLE_NAME'):
+            return [dict(schema=s, name=n, estimate=e) for s, n, e in self.estimates]
+        if sql.startswith('SELECT GET_LOCK') or sql.startswith('SELECT RELEASE_LOCK'):
+            return [dict(got=1, released=1)]
+        if sql == 'SELECT @@GLOBAL.gtid_binlog_pos AS pos':
+            self.binlog_reads += 1
+            if self.binlog_after is not None and self.binlog_reads > 1:
+                return [dict(pos=self.binlog_after)]
+            return [dict(pos=self.binlog_pos)]
+        if sql.startswith('SELECT COUNT(*) AS n FROM `'):
+            return [dict(n=42)]
+        if sql.startswith('UPDATE `smooth_mariadb`.`seed` SET `state` = %s, `gtid_pos`'):
+            self.record = dict(self.record or {}, id=1, state='seeded', gtid_pos=params[1], log_file=params[2],
+                               log_pos=params[3], rows_copied=params[4], bytes_streamed=params[5])
+            return None
+        if sql.startswith('UPDATE `smooth_mariadb`.`seed` SET `state` = %s, `finished_at`'):
+            self.record = dict(self.record or {}, id=1, state='failed', error=params[1])
+            return None
+        if sql.startswith('REPLACE INTO'):
+            self.record = dict(id=1, state='running', source_server_id=params[4], databases=params[8])
+            return None
+        if sql.startswith(('SET ', 'CREATE ')):
+            return None
+        raise AssertionError('unexpected statement %s' % sql)
+
+    def released_after_last_change(self):
+        """The lock is released once, after the last statement that changed something."""
+        sqls = [sql for sql, dummy in self.statements]
+        releases = [index for index, sql in enumerate(sqls) if sql.startswith('SELECT RELEASE_LOCK')]
+        changes = [index for index, sql in enumerate(sqls) if not sql.startswith(('SELECT', 'SHOW'))]
+        return len(releases) == 1 and releases[0] > max(changes)
+
+    def executed(self):
+        return [sql for sql, dummy in self.statements if not sql.startswith(('SELECT', 'SHOW'))]
+
+
+SEEDED = dict(id=1, state='seeded', method='dump', source_address='10.0.0.11:3306', source_server_id=11,
+              source_hostname='db0a', source_port=3306, source_version=VERSION, databases='shop',
+              gtid_pos='1-11-5', log_file='mysql-bin.000001', log_pos=900, rows_copied=7, bytes_streamed=1000,
+              seconds=1.5, started_at='2024-01-01 00:00:00', finished_at='2024-01-01 00:00:02', error=None)
+
+
+def run(module, source, target):
+    return mod.run_seed(module, SqlSession(target, read_only=module.check_mode), SqlSession(source, read_only=True),
+                        '10.0.0.21:3306', '10.0.0.11:3306')
+
+
+def test_already_seeded_returns_the_record_unchanged():
+    source = FakeServer(11)
+    target = FakeServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2})
+    result = run(FakeModule(), source, target)
+    assert result['changed'] is False
+    assert (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos']) == \
+        ('1-11-5', 'mysql-bin.000001', 900)
+    assert (result['databases'], result['rows'], result['bytes'], result['seconds']) == (['shop'], 7, 1000, 1.5)
+    assert target.executed() == []
+
+
+def test_refuses_user_data():
+    target = FakeServer(21, tables={'legacy': 1})
+    with pytest.raises(mod.SeedFailed) as caught:
+        run(FakeModule(), FakeServer(11), target)
+    assert caught.value.message == ('Target 10.0.0.21:3306: the target already holds user data in legacy. Refusing '
+                                    'to seed it; set force: true to replace the copied schemas anyway.')
+    assert target.executed() == []
+
+
+@pytest.mark.parametrize('source, message', [
+    (FakeServer(11, log_bin=0), 'binary logging is off on the source 10.0.0.11:3306'),
+    (FakeServer(21), 'have the same server_id 21'),
+])
+def test_refuses_unusable_source(source, message):
+    with pytest.raises(mod.SeedFailed, match=message):
+        run(FakeModule(), source, FakeServer(21))
+
+
+def test_check_mode_reports_and_changes_nothing():
+    source = FakeServer(11, schemas=['mysql', 'shop', 'sys', 'smooth_mariadb'], estimates=[('shop', 'orders', 990)])
+    target = FakeServer(21)
+    module = FakeModule(check_mode=True)
+    result = run(module, source, target)
+    assert result['changed'] is True and result['databases'] == ['shop']
+    assert result['tables'] == {'shop.orders': 990} and result['rows'] == 990
+    assert result['commands'][0].startswith('/usr/bin/mariadb-dump --defaults-file=<source option file> ')
+    assert result['commands'][0].endswith('--compress --databases shop')
+    assert target.executed() == [] and result['gtid_slave_pos'] == ''
+
+
+def test_apply_order_lock_and_record(monkeypatch):
+    source = FakeServer(11, schemas=['shop'])
+    target = FakeServer(21, estimates=[('shop', 'orders', 0)])
+    copies = []
+
+    def fake_copy(module, databases, dump_bin, client_bin, secrets):
+        copies.append((databases, dump_bin, client_bin))
+        return 5000, '1-11-7', 'mysql-bin.000002', 400
+
+    monkeypatch.setattr(mod, 'copy_with_dump', fake_copy)
+    result = run(FakeModule(), source, target)
+    assert copies == [(['shop'], '/usr/bin/mariadb-dump', '/usr/bin/mariadb')]
+    executed = target.executed()
+    assert executed[0] == 'SET SESSION sql_log_bin = 0'
+    assert executed[1].startswith('CREATE DATABASE IF NOT EXISTS') and executed[3].startswith('REPLACE INTO')
+    assert executed[4:] == ['SET GLOBAL gtid_slave_pos = %s', executed[5]] and executed[5].startswith('UPDATE')
+    statements = [sql for sql, dummy in target.statements]
+    assert statements.index('SELECT GET_LOCK(%s, 0) AS got') < statements.index('SET SESSION sql_log_bin = 0')
+    assert target.released_after_last_change()
+    assert (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos']) == \
+        ('1-11-7', 'mysql-bin.000002', 400)
+    assert result['tables'] == {'shop.orders': 42} and result['rows'] == 42 and result['bytes'] == 5000
+    assert result['record']['state'] == 'seeded'
+
+
+def test_failed_copy_marks_the_target_not_seeded(monkeypatch):
+    target = FakeServer(21)
+
+    def failing_copy(*args):
+        raise mod.SeedFailed('mariadb-dump failed with exit code 2: boom')
+
+    monkeypatch.setattr(mod, 'copy_with_dump', failing_copy)
+    with pytest.raises(mod.SeedFailed) as caught:
+        run(FakeModule(), FakeServer(11, schemas=['shop']), target)
+    assert caught.value.message == 'mariadb-dump failed with exit code 2: boom'
+    assert caught.value.extra['record']['state'] == 'failed'
+    assert 'SET GLOBAL gtid_slave_pos = %s' not in target.executed()
+    assert target.released_after_last_change()
+
+
+def test_binlog_moving_during_the_restore_fails(monkeypatch):
+    target = FakeServer(21, binlog_after='21-21-1')
+    monkeypatch.setattr(mod, 'copy_with_dump', lambda *args: (10, '1-11-7', 'f', 4))
+    with pytest.raises(mod.SeedFailed) as caught:
+        run(FakeModule(), FakeServer(11, schemas=['shop']), target)
+    assert caught.value.message.startswith("the target's binary log moved during the restore (gtid_binlog_pos '' -> "
+                                           "'21-21-1')")
+    assert 'SET GLOBAL gtid_slave_pos = %s' not in target.executed()
+
+
+def test_nothing_to_copy_reads_the_position_directly():
+    source = FakeServer(11, binlog_pos='1-11-3', schemas=['mysql', 'sys'])
+
+    def answer(sql, params, original=source.answer):
+        if sql == 'SHOW MASTER STATUS':
+            return [dict(File='mysql-bin.000003', Position=777)]
+        return original(sql, params)
+
+    source.answer = answer
+    result = run(FakeModule(), source, FakeServer(21))
+    assert (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos']) == \
+        ('1-11-3', 'mysql-bin.000003', 777)
+    assert result['databases'] == [] and result['bytes'] == 0
