@@ -1,0 +1,841 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: shard_purge
+short_description: Delete the rows a shard node no longer owns, in small throttled chunks
+version_added: 0.2.0
+description:
+  - After a modulo-sharded fleet grows from N to 2N shards, each node still holds
+    the rows of the residue it gave away. This module deletes, from every listed
+    table, the rows whose shard key C(key MOD modulus) is not in O(owned_residues).
+  - Rows are deleted in chunks that follow the primary key. A chunk is the next
+    O(chunk_size) rows to delete after the previous chunk, found with an index
+    range scan of C(PRIMARY); it is deleted with one C(DELETE) bounded by that
+    primary key range (plus the ownership condition) and committed on its own
+    (autocommit). There is never one big C(DELETE).
+  - The session uses C(READ COMMITTED) (unless the binary log format is
+    C(STATEMENT)), so rows of the node's own residue that a chunk's range scan
+    passes are not kept locked.
+  - Deletes are written to the binary log (see O(binlog)), so they replicate to the
+    node's partner, the seeded copy that owns the same residues, which thereby loses the same rows.
+    Run the module on one node of a pair only. With C(ROW) binary logging, a delete
+    replicated to a partner that has already deleted the row by itself stops the
+    partner's SQL thread (error 1032).
+  - Before the first chunk and after each one the module measures the replication lag of O(partner) behind
+    this node and pauses while it exceeds O(max_lag), for at most O(max_pause)
+    seconds in total; then it fails with the lag. See O(max_lag) for how it is measured.
+  - Resumable. The module keeps no state of its own; each run walks the tables from
+    the first primary key again. A rerun after a failure or an interruption
+    continues with what is left and, when nothing is left, reports no change.
+  - B(Refusals.) Before deleting anything the module checks, and refuses in one
+    message listing every problem - the options (O(modulus) of at least 1,
+    O(owned_residues) not empty, within C(0..modulus-1), no duplicates); every table
+    exists, is a base table, has a primary key and the key column, and the key
+    column has an integer type; no row has a NULL or negative key (such a row
+    belongs to no shard, see notes); and the safety interlock below.
+  - B(Safety interlock.) Purging a node that still replicates to or from a node owning
+    other residues would delete that node's rows too. Before deleting anything the
+    module proves, from the server's own state, that this node replicates only with
+    allowed peers - O(allowed_peers) and O(partner) - and refuses naming every
+    connection or replica that is not one. What is checked on this node (and, when
+    O(partner) is given, on the partner too, where this node is the allowed peer)
+    is, in order -
+  - (1) every replication connection in C(SHOW ALL SLAVES STATUS), running or stopped,
+    must point at an allowed peer. A connection matches a peer given with a host when
+    its C(Master_Host) and C(Master_Port) equal the peer's host and port (compared as
+    text, case-insensitively; no name resolution), and, when the peer also has a
+    O(allowed_peers[].server_id) and the connection's IO thread runs, the source
+    must report that server_id. A connection matches a peer given by server_id only
+    when its IO thread runs and its C(Master_Server_Id) is that server_id (a stopped
+    connection's C(Master_Server_Id) is only the last one seen and proves nothing).
+  - (2) every replica registered with this node in C(SHOW SLAVE HOSTS) must have the
+    server_id of an allowed peer or, for a peer given without server_id, its reported
+    host and port.
+  - (3) C(information_schema.PROCESSLIST) may not hold more binlog dump threads than
+    there are registered replicas; a surplus is an unidentified reader of the binary
+    log (for example C(mariadb-binlog --read-from-remote-server), a CDC tool) and is
+    refused, since it would receive the deletes too.
+  - (4) the node is not a Galera member (C(wsrep_on)), and the login account has the
+    C(PROCESS) privilege, without which other accounts' dump threads are invisible.
+  - Limits of the interlock - it sees only direct replication of this node (and of
+    the partner, when given); a replica of a replica is not seen. Host names are
+    compared as written, not resolved; a peer spelled differently (name versus
+    address) is refused, never wrongly accepted. The check is made once, before the
+    first delete; replication configured during the run is not seen. A replica that
+    stopped replicating a moment ago stays registered until its dump thread notices
+    (next binlog event or heartbeat), and is refused meanwhile. The module cannot
+    know which residues a peer owns; listing a peer in O(allowed_peers) is the
+    operator's statement that it owns the same residues.
+author:
+  - smooth.mariadb developers (!UNKNOWN)
+extends_documentation_fragment:
+  - smooth.mariadb.mariadb
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - All checks and the interlock run; per table the rows that would be deleted are
+        counted (RV(tables)) and nothing is deleted.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: full
+    details:
+      - Row counts and foreign row counts per table before and after.
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+options:
+  tables:
+    description:
+      - The sharded tables, each as C(database.table) (the name is split at its first dot)
+        or as a dict with C(name) (C(database.table)) and C(key) (the shard key column).
+      - A table given as a string, or without C(key), uses O(key_column).
+    type: list
+    elements: raw
+    required: true
+  key_column:
+    description:
+      - Shard key column of the tables that do not name their own.
+    type: str
+  modulus:
+    description:
+      - Number of shards after the expansion (2N); a row belongs to residue C(key MOD modulus).
+    type: int
+    required: true
+  owned_residues:
+    description:
+      - Residues this node keeps, each from 0 to O(modulus) - 1. Rows of every other residue are deleted.
+    type: list
+    elements: int
+    required: true
+  chunk_size:
+    description:
+      - Rows deleted per chunk (one transaction, one C(DELETE) statement).
+    type: int
+    default: 1000
+  max_lag:
+    description:
+      - Largest replication lag of O(partner), in seconds, at which the purge goes on.
+      - Measured before the first chunk and after every chunk. The lag is the age of
+        the oldest chunk of this run the partner has not applied yet, to the
+        millisecond - the chunk's GTID (C(@@last_gtid) after its commit) compared with
+        the partner's C(gtid_slave_pos). The chunks replicate in the same stream as
+        the application's writes, so a backlog of those delays them too.
+      - Before the first chunk, and when the deletes are not binary-logged
+        (O(binlog=false)), the partner's C(Seconds_Behind_Master) for its connection
+        from this node is used instead (whole seconds).
+      - A partner connection whose IO or SQL thread does not run has an unknown lag
+        and counts as too far behind.
+    type: float
+    default: 5
+  max_pause:
+    description:
+      - Most seconds the module may pause, in total over the run, waiting for the lag
+        to fall to O(max_lag). When they are used up the module fails with the lag;
+        the chunks committed so far stay deleted and a rerun continues.
+      - While pausing the lag is measured again after 20 ms, then at growing intervals up to half a second.
+    type: float
+    default: 600
+  partner:
+    description:
+      - Login to the node's partner, the server that replicates from this node and owns
+        the same residues. Its lag throttles the purge, it is an allowed peer of this
+        node (identified by its C(@@server_id), read from it), and the interlock is
+        also checked on it, with this node as its allowed peer.
+      - Credentials, option file, timeout and TLS options not set here are taken from
+        the module's own login options; the address is not.
+      - Without it the purge is not throttled.
+    type: dict
+    suboptions:
+      login_host:
+        description: Host name or address of the partner.
+        type: str
+      login_port:
+        description: TCP port of the partner.
+        type: int
+        default: 3306
+      login_user:
+        description: Account on the partner; defaults to O(login_user).
+        type: str
+      login_password:
+        description: Password of the account on the partner; defaults to O(login_password).
+        type: str
+      login_unix_socket:
+        description: Unix socket of the partner, when it runs on the host running the module.
+        type: str
+      connection_name:
+        description:
+          - Name of the partner's replication connection from this node.
+          - By default the connection whose C(Master_Server_Id) is this node's server_id,
+            or whose source is this node's O(login_host) and O(login_port).
+        type: str
+  allowed_peers:
+    description:
+      - Servers this node may replicate to or from during the purge, besides O(partner), that is
+        the servers that own the same residues. Each needs O(allowed_peers[].host) (and
+        O(allowed_peers[].port)) or O(allowed_peers[].server_id), or both (then both must match).
+      - Empty (the default) with no O(partner) means the node must not replicate at all.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: Host as written in the replication connection (C(Master_Host)) or reported by the replica.
+        type: str
+      port:
+        description: TCP port; V(3306) when O(allowed_peers[].host) is given without it.
+        type: int
+      server_id:
+        description: C(@@server_id) of the peer.
+        type: int
+  binlog:
+    description:
+      - Write the deletes to the binary log (V(true)), so that they replicate to the
+        partner, which owns the same residues and must lose the same rows.
+      - V(false) sets C(sql_log_bin=0) for the module's session; the partner then still
+        holds the rows and must be purged on its own. Needs the C(BINLOG ADMIN) or
+        C(SUPER) privilege.
+    type: bool
+    default: true
+  lock_wait_timeout:
+    description:
+      - Seconds one chunk waits for row locks (C(innodb_lock_wait_timeout) of the session).
+        A chunk that times out or is chosen as a deadlock victim is retried twice.
+    type: int
+    default: 10
+  progress_file:
+    description:
+      - File on the host running the module to append progress to, one JSON object per
+        line - at the start and end of each table, after a chunk at most once a second,
+        and at the end of the run or at a failure.
+    type: path
+notes:
+  - Needs MariaDB 10.6 or later. The login account needs C(SELECT) and C(DELETE) on the
+    tables, C(PROCESS), C(REPLICATION MASTER ADMIN) (for C(SHOW SLAVE HOSTS)) and
+    C(SLAVE MONITOR); on the partner C(SLAVE MONITOR) and C(PROCESS) and
+    C(REPLICATION MASTER ADMIN).
+  - The residue of a row is the mathematical one. A NULL or negative key belongs to no
+    shard (C(-3 % 2) is C(-1) in SQL and Java but C(1) in Python), so the module refuses
+    a table holding such rows rather than guess; its deletes also never match them.
+  - Every chunk is found and deleted along the primary key, so tables need one; the key
+    column need not be part of it.
+  - Run it only once the application writes with the new shard map, so that no new
+    rows of the other residues arrive; rows that do are counted at the end
+    (RV(tables.remaining_foreign_rows)) and make the module fail.
+seealso:
+  - module: smooth.mariadb.shard_verify
+  - module: smooth.mariadb.replication
+'''
+
+EXAMPLES = r'''
+- name: Node A keeps residue 0 of 4; A's new partner A2 purges the same rows through replication
+  smooth.mariadb.shard_purge:
+    login_host: 10.0.0.11
+    login_user: admin
+    login_password: "{{ vault_admin_password }}"
+    tables:
+      - shop.orders
+      - shop.order_items
+      - name: shop.customers
+        key: id
+    key_column: customer_id
+    modulus: 4
+    owned_residues: [0]
+    chunk_size: 2000
+    max_lag: 2
+    max_pause: 900
+    partner:
+      login_host: 10.0.0.21
+    progress_file: /var/tmp/purge-shop-a.jsonl
+  register: purge
+
+- name: Count what would be deleted, delete nothing
+  smooth.mariadb.shard_purge:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    tables: [shop.orders]
+    key_column: customer_id
+    modulus: 4
+    owned_residues: [0]
+    allowed_peers:
+      - host: 10.0.0.21
+        port: 3306
+        server_id: 21
+  check_mode: true
+'''
+
+RETURN = r'''
+changed:
+  description: Whether rows were deleted (in check mode, whether some would be).
+  returned: always
+  type: bool
+deleted:
+  description: Rows deleted by this run, all tables together (0 in check mode).
+  returned: always
+  type: int
+  sample: 499870
+chunks:
+  description: Chunks (DELETE statements) run, all tables together.
+  returned: always
+  type: int
+  sample: 500
+elapsed:
+  description: Seconds the purge took, checks included.
+  returned: always
+  type: float
+rows_per_second:
+  description: Rows deleted per second of purging (pauses included).
+  returned: always
+  type: float
+tables:
+  description: Per table, keyed by C(database.table).
+  returned: always
+  type: dict
+  sample:
+    shop.orders:
+      foreign_rows_at_start: 499870
+      deleted: 499870
+      chunks: 500
+      elapsed: 41.3
+      rows_per_second: 12103.4
+      remaining_rows: 500130
+      remaining_foreign_rows: 0
+  contains:
+    foreign_rows_at_start:
+      description: Rows of other residues before the purge (in check mode, the rows that would be deleted).
+      type: int
+    deleted:
+      description: Rows deleted.
+      type: int
+    chunks:
+      description: Chunks run (in check mode, chunks it would take).
+      type: int
+    elapsed:
+      description: Seconds spent on the table.
+      type: float
+    rows_per_second:
+      description: Rows deleted per second on the table.
+      type: float
+    remaining_rows:
+      description: Rows in the table after the purge, counted.
+      type: int
+    remaining_foreign_rows:
+      description: Rows of other residues left after the purge, counted; 0 unless the module fails.
+      type: int
+max_partner_lag:
+  description:
+    - Largest lag of the partner measured during the run, in seconds (see O(max_lag)); null without O(partner).
+  returned: always
+  type: float
+max_partner_seconds_behind_master:
+  description:
+    - Largest C(Seconds_Behind_Master) of the partner's connection read during the run; null without O(partner).
+  returned: always
+  type: int
+paused:
+  description: Seconds spent pausing for the partner's lag.
+  returned: always
+  type: float
+partner:
+  description: The partner and its connection from this node; empty without O(partner).
+  returned: always
+  type: dict
+  sample:
+    target: 10.0.0.21:3306
+    server_id: 21
+    connection: partner
+interlock:
+  description: What the safety interlock found on this node (and on the partner) - every
+    replication connection and registered replica with the peer it was allowed as.
+  returned: always
+  type: dict
+queries:
+  description:
+    - Statements that changed the server, summarised - the session settings, the first
+      chunk statements of each table and its last one, with a line counting those left out.
+  returned: always
+  type: list
+  elements: str
+queries_total:
+  description: Number of statements that changed the server (chunks plus session settings).
+  returned: always
+  type: int
+diff:
+  description: Row counts per table before and after.
+  returned: when diff mode is on
+  type: dict
+'''
+
+import json
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    MariaDBQueryError,
+    SqlSession,
+    check_server_version,
+    describe_target,
+    mariadb_common_argument_spec,
+    mariadb_connect,
+    to_int,
+    to_text,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.replication import (
+    read_all_slaves_status,
+    read_connection_status,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
+    LagTracker,
+    Peer,
+    QueryLog,
+    ShardingError,
+    check_interlock,
+    connect_server,
+    count_statement,
+    describe_range,
+    find_column,
+    find_partner_connection,
+    invalid_key_condition,
+    invalid_key_count_statement,
+    non_transactional_warning,
+    owned_condition,
+    ownership_problems,
+    parse_peers,
+    parse_tables,
+    pk_values,
+    purge_bound_statement,
+    purge_condition,
+    purge_delete_statement,
+    read_dump_threads,
+    read_process_privilege,
+    read_replicas,
+    read_table_info,
+    read_wsrep_on,
+    server_params,
+    table_problems,
+)
+
+POLL_INTERVAL = 0.5
+FIRST_POLL = 0.02
+RETRY_ERRNOS = (1205, 1213)  # lock wait timeout, deadlock
+CHUNK_ATTEMPTS = 3
+
+
+def argument_spec():
+    spec = mariadb_common_argument_spec()
+    spec.update(
+        tables=dict(type='list', elements='raw', required=True),
+        key_column=dict(type='str', no_log=False),
+        modulus=dict(type='int', required=True),
+        owned_residues=dict(type='list', elements='int', required=True),
+        chunk_size=dict(type='int', default=1000),
+        max_lag=dict(type='float', default=5),
+        max_pause=dict(type='float', default=600),
+        partner=dict(type='dict', options=dict(
+            login_host=dict(type='str'),
+            login_port=dict(type='int', default=3306),
+            login_user=dict(type='str'),
+            login_password=dict(type='str', no_log=True),
+            login_unix_socket=dict(type='str'),
+            connection_name=dict(type='str'),
+        )),
+        allowed_peers=dict(type='list', elements='dict', default=[], options=dict(
+            host=dict(type='str'),
+            port=dict(type='int'),
+            server_id=dict(type='int'),
+        )),
+        binlog=dict(type='bool', default=True),
+        lock_wait_timeout=dict(type='int', default=10),
+        progress_file=dict(type='path'),
+    )
+    return spec
+
+
+class Progress(object):
+    """Append JSON lines to the progress file (if any); chunk lines at most once a second."""
+
+    def __init__(self, path, interval=1.0, clock=time.monotonic):
+        self.path = path
+        self.interval = interval
+        self.clock = clock
+        self.last = None
+
+    def write(self, event, force=True, **data):
+        if not self.path:
+            return
+        now = self.clock()
+        if not force and self.last is not None and now - self.last < self.interval:
+            return
+        self.last = now
+        line = dict(time=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()), event=event)
+        line.update(data)
+        with open(self.path, 'a') as handle:
+            handle.write(json.dumps(line, sort_keys=True) + '\n')
+
+
+class Purge(object):
+    """One run of the module: checks, then the chunked purge."""
+
+    def __init__(self, module, session, clock=time.monotonic, sleep=time.sleep):
+        self.module = module
+        self.params = module.params
+        self.session = session
+        self.clock = clock
+        self.sleep = sleep
+        self.node = describe_target(module.params)
+        self.started = clock()
+        self.queries = QueryLog()
+        self.tracker = LagTracker()
+        self.progress = Progress(module.params['progress_file'], clock=clock)
+        self.paused = 0.0
+        self.partner_session = None
+        self.partner_connection = None
+        self.partner_target = None
+        self.partner_info = {}
+        self.tables = {}
+        self.specs = []
+        self.infos = {}
+        self.interlock = {}
+        self.deleted = 0
+        self.chunks = 0
+
+    # -- results -------------------------------------------------------------
+
+    def result(self, **extra):
+        elapsed = self.clock() - self.started
+        result = dict(
+            changed=self.deleted > 0,
+            deleted=self.deleted,
+            chunks=self.chunks,
+            elapsed=round(elapsed, 3),
+            rows_per_second=round(self.deleted / elapsed, 1) if elapsed > 0 else 0.0,
+            tables=self.tables,
+            max_partner_lag=None if self.tracker.max_seen is None else round(self.tracker.max_seen, 3),
+            max_partner_seconds_behind_master=self.tracker.max_behind,
+            paused=round(self.paused, 3),
+            partner=self.partner_info,
+            interlock=self.interlock,
+            queries=self.queries.summary(),
+            queries_total=self.queries.total,
+        )
+        result.update(extra)
+        return result
+
+    def fail(self, msg, **extra):
+        self.progress.write('failed', message=msg, deleted=self.deleted, chunks=self.chunks)
+        self.module.fail_json(msg=msg, **self.result(**extra))
+
+    # -- checks --------------------------------------------------------------
+
+    def check_options(self):
+        params = self.params
+        specs, problems = parse_tables(params['tables'], params['key_column'])
+        problems.extend(ownership_problems(params['modulus'], params['owned_residues']))
+        if params['chunk_size'] < 1:
+            problems.append('chunk_size must be at least 1, got %d' % params['chunk_size'])
+        if params['max_lag'] < 0:
+            problems.append('max_lag must not be negative, got %s' % params['max_lag'])
+        if params['max_pause'] < 0:
+            problems.append('max_pause must not be negative, got %s' % params['max_pause'])
+        if params['lock_wait_timeout'] < 1:
+            problems.append('lock_wait_timeout must be at least 1 second, got %d' % params['lock_wait_timeout'])
+        peers, peer_problems = parse_peers(params['allowed_peers'])
+        problems.extend(peer_problems)
+        partner = params['partner']
+        if partner is not None and not (partner.get('login_host') or partner.get('login_unix_socket')):
+            problems.append('partner: give login_host (and login_port) or login_unix_socket')
+        self.specs = specs
+        return peers, problems
+
+    def check_tables(self):
+        problems = []
+        for spec in self.specs:
+            info = read_table_info(self.session, spec.schema, spec.table)
+            self.infos[spec.name] = info
+            found = table_problems(spec, info)
+            problems.extend(found)
+            if found:
+                continue
+            warning = non_transactional_warning(spec, info)
+            if warning:
+                self.module.warn(warning)
+            condition = invalid_key_condition(spec.key, find_column(info, spec.key))
+            if condition is not None:
+                sql, sql_params = invalid_key_count_statement(spec, condition)
+                invalid = to_int(self.session.fetch_one(sql, sql_params)['invalid_rows'])
+                if invalid:
+                    problems.append('table %s has %d row(s) with a NULL or negative key %s: they belong to no '
+                                    'shard; fix them first' % (spec.name, invalid, spec.key))
+        return problems
+
+    def connect_partner(self, node_vars):
+        """Log in to the partner and find its connection from this node. Returns problems."""
+        partner = self.params['partner']
+        if partner is None:
+            return []
+        params = server_params(partner, self.params)
+        self.partner_target = describe_target(params)
+        try:
+            connection = connect_server(params)
+        except ShardingError as exc:
+            return ['partner: %s' % exc]
+        self.partner_session = SqlSession(connection, read_only=True)
+        row = self.partner_session.fetch_one('SELECT @@GLOBAL.server_id AS server_id')
+        partner_id = to_int(row['server_id'])
+        statuses = read_all_slaves_status(self.partner_session)
+        name, status, problem = find_partner_connection(
+            statuses, node_vars['server_id'],
+            node_host=None if self.params['login_unix_socket'] else self.params['login_host'],
+            node_port=self.params['login_port'], name=partner.get('connection_name'))
+        self.partner_info = dict(target=self.partner_target, server_id=partner_id, connection=name)
+        if problem:
+            return ['partner %s %s' % (self.partner_target, problem)]
+        if partner_id == node_vars['server_id']:
+            return ['partner %s has the same server_id %s as this node' % (self.partner_target, partner_id)]
+        self.partner_connection = name
+        return []
+
+    def check_interlock(self, peers, node_vars):
+        problems = []
+        node_peers = list(peers)
+        partner_id = self.partner_info.get('server_id')
+        if self.partner_session is not None:
+            node_peers.append(Peer(None, None, partner_id, 'partner %s' % self.partner_target))
+        found, report = check_interlock(
+            self.node, read_all_slaves_status(self.session), read_replicas(self.session),
+            read_dump_threads(self.session), node_peers,
+            sees_all_threads=read_process_privilege(self.session), wsrep_on=read_wsrep_on(self.session))
+        problems.extend(found)
+        self.interlock = dict(node=report)
+        if self.partner_session is not None:
+            # On the partner, this node is the allowed peer (plus the allowed peers).
+            partner_peers = list(peers)
+            node_host = None if self.params['login_unix_socket'] else self.params['login_host']
+            partner_peers.append(Peer(node_host.lower() if node_host else None,
+                                      self.params['login_port'] if node_host else None,
+                                      node_vars['server_id'], 'this node'))
+            found, report = check_interlock(
+                'partner %s' % self.partner_target, read_all_slaves_status(self.partner_session),
+                read_replicas(self.partner_session), read_dump_threads(self.partner_session), partner_peers,
+                sees_all_threads=read_process_privilege(self.partner_session),
+                wsrep_on=read_wsrep_on(self.partner_session))
+            problems.extend(found)
+            self.interlock['partner'] = report
+        return problems
+
+    # -- lag -----------------------------------------------------------------
+
+    def measure_lag(self):
+        applied = self.partner_session.fetch_one('SELECT @@GLOBAL.gtid_slave_pos AS pos')['pos']
+        status = read_connection_status(self.partner_session, self.partner_connection)
+        return self.tracker.measure(to_text(applied), status, self.clock())
+
+    def throttle(self, table):
+        if self.partner_session is None:
+            return
+        max_lag = self.params['max_lag']
+        max_pause = self.params['max_pause']
+        lag, reason = self.measure_lag()
+        # Poll quickly first (a healthy partner applies a chunk within
+        # milliseconds), then every POLL_INTERVAL; bounded by max_pause.
+        polls = int(max_pause / POLL_INTERVAL) + 10
+        for attempt in range(polls):
+            if lag is not None and lag <= max_lag:
+                return
+            remaining = max_pause - self.paused
+            if remaining <= 0:
+                break
+            self.progress.write('pause', force=False, table=table, lag=lag, reason=reason, paused=self.paused)
+            step = min(POLL_INTERVAL, FIRST_POLL * 2 ** min(attempt, 10), remaining)
+            before = self.clock()
+            self.sleep(step)
+            self.paused += self.clock() - before
+            lag, reason = self.measure_lag()
+        if lag is not None and lag <= max_lag:
+            return
+        shown = 'unknown' if lag is None else '%.1f s' % lag
+        self.fail('Partner %s (connection %s) lag %s exceeds max_lag %s s (%s); paused %.1f s in total, '
+                  'max_pause %s s used up. %d row(s) deleted so far in %d chunk(s) are committed; '
+                  'a rerun continues where this one stopped.'
+                  % (self.partner_target, self.partner_connection, shown, max_lag, reason, self.paused,
+                     max_pause, self.deleted, self.chunks))
+
+    # -- purge ---------------------------------------------------------------
+
+    def session_settings(self, node_vars):
+        statements = []
+        if (node_vars['binlog_format'] or '').upper() != 'STATEMENT':
+            statements.append(('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', None))
+        statements.append(('SET SESSION innodb_lock_wait_timeout = %s', (self.params['lock_wait_timeout'],)))
+        if not self.params['binlog']:
+            statements.append(('SET SESSION sql_log_bin = 0', None))
+        for sql, sql_params in statements:
+            self.session.execute(sql, sql_params)
+            self.queries.add(self.session.queries.pop())
+
+    def count(self, spec):
+        owned = owned_condition(spec.key, self.params['modulus'], self.params['owned_residues'])
+        sql, sql_params = count_statement(spec, owned)
+        row = self.session.fetch_one(sql, sql_params)
+        return to_int(row['total_rows']), to_int(row['foreign_rows'])
+
+    def delete_chunk(self, spec, sql, sql_params, lower, upper):
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                self.session.execute(sql, sql_params)
+                break
+            except MariaDBQueryError as exc:
+                if exc.errno in RETRY_ERRNOS and attempt < CHUNK_ATTEMPTS:
+                    continue
+                self.fail('Purge of %s on %s failed on the chunk %s: %s (statement: %s). %d row(s) deleted so '
+                          'far are committed; a rerun continues.'
+                          % (spec.name, self.node, describe_range(self.infos[spec.name]['primary_key'], lower, upper),
+                             exc.message, exc.statement, self.deleted))
+        committed = self.clock()
+        row = self.session.fetch_one('SELECT ROW_COUNT() AS deleted, @@SESSION.last_gtid AS gtid')
+        self.queries.add(self.session.queries.pop(), table=spec.name)
+        self.tracker.committed(to_text(row['gtid']), committed)
+        return to_int(row['deleted']) or 0
+
+    def purge_table(self, spec):
+        info = self.infos[spec.name]
+        pk = info['primary_key']
+        chunk_size = self.params['chunk_size']
+        predicate = purge_condition(spec.key, self.params['modulus'], self.params['owned_residues'])
+        started = self.clock()
+        total, foreign = self.count(spec)
+        entry = dict(foreign_rows_at_start=foreign, deleted=0, chunks=0)
+        self.tables[spec.name] = entry
+        self.progress.write('table_start', table=spec.name, rows=total, foreign_rows=foreign)
+        # Each chunk moves the lower bound strictly forward; rows of other
+        # residues written during the run may add chunks, within this bound.
+        max_chunks = 2 * (foreign // chunk_size) + 10
+        lower = None
+        for dummy in range(max_chunks):
+            sql, sql_params = purge_bound_statement(spec, pk, predicate, lower, chunk_size)
+            row = self.session.fetch_one(sql, sql_params)
+            if row is None:
+                break
+            upper = pk_values(row, pk)
+            sql, sql_params = purge_delete_statement(spec, pk, predicate, lower, upper)
+            deleted = self.delete_chunk(spec, sql, sql_params, lower, upper)
+            lower = upper
+            entry['deleted'] += deleted
+            entry['chunks'] += 1
+            self.deleted += deleted
+            self.chunks += 1
+            self.progress.write('chunk', force=False, table=spec.name, deleted=entry['deleted'],
+                                chunks=entry['chunks'], foreign_rows_at_start=foreign,
+                                elapsed=round(self.clock() - started, 3),
+                                max_partner_lag=self.tracker.max_seen)
+            self.throttle(spec.name)
+        else:
+            self.fail('Purge of %s on %s stopped after %d chunks: more rows of other residues than the %d counted '
+                      'at the start keep arriving; is the application still writing them here?'
+                      % (spec.name, self.node, max_chunks, foreign))
+        elapsed = self.clock() - started
+        remaining, remaining_foreign = self.count(spec)
+        entry.update(elapsed=round(elapsed, 3),
+                     rows_per_second=round(entry['deleted'] / elapsed, 1) if elapsed > 0 else 0.0,
+                     remaining_rows=remaining, remaining_foreign_rows=remaining_foreign)
+        self.progress.write('table_done', table=spec.name, **entry)
+        return total, foreign, remaining, remaining_foreign
+
+    def check_mode_table(self, spec):
+        started = self.clock()
+        total, foreign = self.count(spec)
+        chunk_size = self.params['chunk_size']
+        self.tables[spec.name] = dict(
+            foreign_rows_at_start=foreign, deleted=0, chunks=(foreign + chunk_size - 1) // chunk_size,
+            elapsed=round(self.clock() - started, 3), rows_per_second=0.0,
+            remaining_rows=total - foreign, remaining_foreign_rows=0)
+        return total, foreign
+
+    def run(self):
+        peers, problems = self.check_options()
+        version = self.session.fetch_one('SELECT VERSION() AS version')['version']
+        problem = check_server_version(version)
+        if problem:
+            self.fail(problem)
+        node_vars = self.session.fetch_one(
+            'SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.log_bin AS log_bin, '
+            '@@GLOBAL.binlog_format AS binlog_format')
+        node_vars = dict(server_id=to_int(node_vars['server_id']), log_bin=to_int(node_vars['log_bin']),
+                         binlog_format=to_text(node_vars['binlog_format']))
+        problems.extend(self.check_tables())
+        problems.extend(self.connect_partner(node_vars))
+        problems.extend(self.check_interlock(peers, node_vars))
+        if problems:
+            self.fail('Refusing to purge on %s, nothing was deleted. %d problem(s): %s'
+                      % (self.node, len(problems),
+                         ' '.join('(%d) %s.' % (index + 1, text.rstrip('.')) for index, text in enumerate(problems))))
+        if self.params['binlog'] and not node_vars['log_bin']:
+            self.module.warn('binary logging is off on %s: the deletes do not replicate; purge the partner on its own'
+                             % self.node)
+        if self.partner_session is None:
+            self.module.warn('no partner given: the purge is not throttled on replication lag')
+
+        before = {}
+        after = {}
+        if self.module.check_mode:
+            for spec in self.specs:
+                total, foreign = self.check_mode_table(spec)
+                before[spec.name] = dict(rows=total, foreign_rows=foreign)
+                after[spec.name] = dict(rows=total - foreign, foreign_rows=0)
+            if self.partner_session is not None:
+                self.measure_lag()
+            would = sum(entry['foreign_rows_at_start'] for entry in self.tables.values())
+            result = self.result(changed=would > 0)
+        else:
+            self.session_settings(node_vars)
+            self.progress.write('start', node=self.node, tables=[spec.name for spec in self.specs],
+                                modulus=self.params['modulus'], owned_residues=self.params['owned_residues'])
+            self.throttle(None)
+            leftovers = []
+            for spec in self.specs:
+                total, foreign, remaining, remaining_foreign = self.purge_table(spec)
+                before[spec.name] = dict(rows=total, foreign_rows=foreign)
+                after[spec.name] = dict(rows=remaining, foreign_rows=remaining_foreign)
+                if remaining_foreign:
+                    leftovers.append('%s still holds %d row(s) of other residues' % (spec.name, remaining_foreign))
+            self.progress.write('done', deleted=self.deleted, chunks=self.chunks, paused=round(self.paused, 3),
+                                max_partner_lag=self.tracker.max_seen)
+            if leftovers:
+                self.fail('Purge on %s finished but %s: rows written during the purge (is the application still '
+                          'writing them here?); rerun' % (self.node, '; '.join(leftovers)))
+            result = self.result()
+        if self.module._diff:
+            result['diff'] = dict(before=before, after=after)
+        return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    connection = mariadb_connect(module)
+    session = SqlSession(connection, read_only=module.check_mode)
+    purge = Purge(module, session)
+    try:
+        result = purge.run()
+    except MariaDBQueryError as exc:
+        purge.fail('Purge on %s: %s failed: %s' % (purge.node, exc.statement, exc.message))
+    except (OSError, IOError) as exc:
+        purge.progress.path = None
+        purge.fail('Purge on %s: cannot write the progress file: %s' % (purge.node, to_native(exc)))
+    finally:
+        connection.close()
+        if purge.partner_session is not None:
+            purge.partner_session.connection.close()
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

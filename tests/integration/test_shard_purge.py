@@ -1,0 +1,354 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""smooth.mariadb.shard_purge against the two real servers, through Ansible.
+
+Every test gets its own database, created identically on A and B without
+binary logging (so both hold the same rows, as a pair does), and dropped at
+the end. Replication is set up by the tests themselves, from the source's
+current GTID position, so nothing written by earlier tests is replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pymysql
+import pytest
+
+from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER
+
+MODULE = 'smooth.mariadb.shard_purge'
+
+# (table, key column, DDL, INSERT ... SELECT over the sequence engine)
+TABLES = (
+    ('orders', 'customer_id',
+     'CREATE TABLE {db}.orders (id BIGINT NOT NULL PRIMARY KEY, customer_id INT NOT NULL, '
+     'amount DECIMAL(10,2) NOT NULL, note VARCHAR(32) NULL, KEY (customer_id)) ENGINE=InnoDB',
+     "INSERT INTO {db}.orders SELECT seq, (seq * 7) % 50, seq * 1.5, IF(seq % 10 = 0, NULL, CONCAT('n', seq)) "
+     "FROM {db}.seq_1_to_200"),
+    ('items', 'order_id',
+     'CREATE TABLE {db}.items (order_id BIGINT NOT NULL, line INT NOT NULL, sku VARCHAR(16) NOT NULL, '
+     'PRIMARY KEY (order_id, line)) ENGINE=InnoDB',
+     "INSERT INTO {db}.items SELECT o.seq, l.seq, CONCAT('sku-', o.seq, '-', l.seq) "
+     "FROM {db}.seq_1_to_60 o, {db}.seq_1_to_5 l"),
+    ('accounts', 'id',
+     'CREATE TABLE {db}.accounts (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL) '
+     'ENGINE=InnoDB',
+     "INSERT INTO {db}.accounts SELECT seq, CONCAT('acct-', seq) FROM {db}.seq_1_to_150"),
+)
+
+
+def expected_foreign(modulus, owned):
+    """Rows of other residues per table, computed like the fixtures' INSERTs."""
+    return {
+        'orders': sum(1 for seq in range(1, 201) if ((seq * 7) % 50) % modulus not in owned),
+        'items': sum(5 for seq in range(1, 61) if seq % modulus not in owned),
+        'accounts': sum(1 for seq in range(1, 151) if seq % modulus not in owned),
+    }
+
+
+def create_tables(server, db, names=None):
+    statements = ['CREATE DATABASE %s' % db]
+    for name, dummy, ddl, insert in TABLES:
+        if names is None or name in names:
+            statements += [ddl.format(db=db), insert.format(db=db)]
+    server.setup_sql(statements)
+
+
+def kill_dump_threads(server, waiter):
+    """End the binlog dump threads a previous test's replica left behind."""
+    for row in server.query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%%'"):
+        try:
+            server.query('KILL %s', (row['ID'],))
+        except pymysql.err.MySQLError:
+            pass  # ended meanwhile
+    waiter(lambda: not server.query('SHOW SLAVE HOSTS'), timeout=10, what='no replica registered on %s' % server.name)
+
+
+def replicate(replica, source, name='peer', start=True):
+    """replica replicates from source, starting at the source's current GTID position."""
+    position = source.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos')[0]['pos']
+    replica.query('SET GLOBAL gtid_slave_pos = %s', (position,))
+    replica.query('CHANGE MASTER %s TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USER = %s, MASTER_PASSWORD = %s, '
+                  'MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+                  (name, source.host, source.port, REPL_USER, REPL_PASSWORD))
+    if start:
+        replica.query('START SLAVE %s', (name,))
+
+
+def running(server, name):
+    row = server.slaves().get(name)
+    return row is not None and row['Slave_IO_Running'] == 'Yes' and row['Slave_SQL_Running'] == 'Yes'
+
+
+def caught_up(replica, source):
+    """Wait (bounded) until replica has applied source's current binlog position."""
+    position = source.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos')[0]['pos']
+    row = replica.query('SELECT MASTER_GTID_WAIT(%s, 20) AS waited', (position,))[0]
+    assert row['waited'] == 0, 'replica %s did not reach %s' % (replica.name, position)
+
+
+def count(server, sql):
+    return list(server.query(sql)[0].values())[0]
+
+
+@pytest.fixture
+def shard_db(servers, waiter):
+    """A fresh database with the three tables on A and B; replication reset and dropped afterwards."""
+    a, b = servers.a, servers.b
+    for server in (a, b):
+        kill_dump_threads(server, waiter)
+    db = 'purge_%s' % uuid.uuid4().hex[:8]
+    for server in (a, b):
+        create_tables(server, db)
+    yield db
+    for server in (a, b):
+        server.reset_replication()
+    for server in (a, b):
+        kill_dump_threads(server, waiter)
+        server.setup_sql(['DROP DATABASE IF EXISTS %s' % db])
+
+
+def purge_args(server, db, **extra):
+    args = dict(server.login_args(), tables=['%s.orders' % db, {'name': '%s.items' % db, 'key': 'order_id'},
+                                             {'name': '%s.accounts' % db, 'key': 'id'}],
+                key_column='customer_id', modulus=3, owned_residues=[1], chunk_size=7)
+    args.update(extra)
+    return args
+
+
+def assert_no_secret(result):
+    blob = json.dumps(result.result) + result.output
+    assert ADMIN_PASSWORD not in blob and REPL_PASSWORD not in blob
+
+
+def test_purge_in_chunks_replicates_to_partner_and_reruns_unchanged(ansible, servers, shard_db, tmp_path, waiter):
+    a, b = servers.a, servers.b
+    db = shard_db
+    replicate(b, a, 'from_a')
+    waiter(lambda: running(b, 'from_a'), what='b replicating from a')
+    expected = expected_foreign(3, [1])
+    partner = dict(login_host=b.host, login_port=b.port)
+
+    # Check mode: counts, deletes nothing.
+    checked = ansible(MODULE, purge_args(a, db, partner=partner), check=True, diff=True)
+    assert checked.get('failed') is not True, checked.get('msg')
+    assert checked['changed'] is True
+    assert checked['deleted'] == 0
+    assert dict((name.split('.')[1], entry['foreign_rows_at_start'])
+                for name, entry in checked['tables'].items()) == expected
+    assert checked['tables']['%s.items' % db]['chunks'] == -(-expected['items'] // 7)
+    assert checked['queries'] == []
+    assert checked['diff']['before']['%s.orders' % db] == dict(rows=200, foreign_rows=expected['orders'])
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+    assert count(a, 'SELECT COUNT(*) FROM %s.items' % db) == 300
+
+    # The real run, with a progress file.
+    progress = tmp_path / 'progress.jsonl'
+    done = ansible(MODULE, purge_args(a, db, partner=partner, max_lag=5, progress_file=str(progress)))
+    assert done.get('failed') is not True, done.get('msg')
+    assert done['changed'] is True
+    assert done['deleted'] == sum(expected.values())
+    for table, rows in (('orders', 200), ('items', 300), ('accounts', 150)):
+        entry = done['tables']['%s.%s' % (db, table)]
+        assert entry['deleted'] == expected[table]
+        assert entry['chunks'] == -(-expected[table] // 7)
+        assert entry['remaining_rows'] == rows - expected[table]
+        assert entry['remaining_foreign_rows'] == 0
+    assert done['chunks'] == sum(-(-rows // 7) for rows in expected.values())
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE customer_id %% 3 <> 1' % db) == 0
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200 - expected['orders']
+    assert count(a, 'SELECT COUNT(*) FROM %s.items WHERE order_id %% 3 <> 1' % db) == 0
+    assert count(a, 'SELECT COUNT(*) FROM %s.accounts WHERE id %% 3 <> 1' % db) == 0
+
+    # Lag was measured against the partner, which received the deletes.
+    assert isinstance(done['max_partner_lag'], float) and 0 <= done['max_partner_lag'] <= 5
+    assert done['partner']['server_id'] == b.server_id and done['partner']['connection'] == 'from_a'
+    assert done['interlock']['node']['replicas'][0]['server_id'] == b.server_id
+    caught_up(b, a)
+    assert count(b, 'SELECT COUNT(*) FROM %s.orders' % db) == 200 - expected['orders']
+    assert count(b, 'SELECT COUNT(*) FROM %s.items WHERE order_id %% 3 <> 1' % db) == 0
+    assert running(b, 'from_a')
+
+    # Queries are summarised: settings, the first two and the last chunk per table.
+    assert done['queries_total'] == done['chunks'] + 2
+    assert done['queries'][:2] == ['SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
+                                   'SET SESSION innodb_lock_wait_timeout = 10']
+    items_deletes = [query for query in done['queries'] if query.startswith('DELETE FROM `%s`.`items`' % db)]
+    assert len(items_deletes) == 3
+    assert items_deletes[0] == (
+        'DELETE FROM `%s`.`items` WHERE (`order_id` < 3 OR (`order_id` = 3 AND (`line` <= 2))) '
+        'AND (`order_id` >= 0 AND MOD(`order_id`, 3) NOT IN (1))' % db)
+    assert len(done['queries']) < 20
+    # Each chunk is an index range scan of the primary key, the composite one too.
+    for query in items_deletes:
+        plan = a.query('EXPLAIN ' + query)[0]
+        assert (plan['type'], plan['key']) == ('range', 'PRIMARY'), plan
+
+    events = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert events[0]['event'] == 'start' and events[-1]['event'] == 'done'
+    done_tables = dict((event['table'], event) for event in events if event['event'] == 'table_done')
+    assert done_tables['%s.items' % db]['deleted'] == expected['items']
+    assert events[-1]['deleted'] == sum(expected.values())
+
+    # Nothing left: a rerun changes nothing.
+    again = ansible(MODULE, purge_args(a, db, partner=partner, progress_file=str(progress)))
+    assert again.get('failed') is not True, again.get('msg')
+    assert again['changed'] is False
+    assert again['deleted'] == 0 and again['chunks'] == 0
+    assert again['tables']['%s.orders' % db]['remaining_foreign_rows'] == 0
+    assert_no_secret(done)
+
+
+def test_refusals_name_every_problem_and_delete_nothing(ansible, servers, shard_db):
+    a = servers.a
+    db = shard_db
+    a.setup_sql([
+        'CREATE TABLE %s.nopk (customer_id INT NOT NULL, note VARCHAR(8)) ENGINE=InnoDB' % db,
+        'CREATE TABLE %s.textkey (id INT PRIMARY KEY, customer_id VARCHAR(8) NOT NULL) ENGINE=InnoDB' % db,
+        'CREATE TABLE %s.negkey (id INT PRIMARY KEY, customer_id INT NULL) ENGINE=InnoDB' % db,
+        'INSERT INTO %s.negkey VALUES (1, 4), (2, -3), (3, NULL)' % db,
+        'CREATE TABLE %s.nokey (id INT PRIMARY KEY, other INT) ENGINE=InnoDB' % db,
+    ])
+
+    wrong = ansible(MODULE, purge_args(a, db, login_password='not-the-password'))
+    assert wrong['failed'] is True
+    assert 'Unable to connect to MariaDB at 127.0.0.1:%d' % a.port in wrong['msg']
+    assert 'Access denied' in wrong['msg']
+    assert 'not-the-password' not in json.dumps(wrong.result)
+
+    tables = ['%s.orders' % db, '%s.ghost' % db, '%s.nopk' % db, '%s.textkey' % db, '%s.negkey' % db,
+              '%s.nokey' % db, 'nodot']
+    refused = ansible(MODULE, purge_args(a, db, tables=tables, owned_residues=[1, 3, 1]))
+    assert refused['failed'] is True
+    msg = refused['msg']
+    assert msg.startswith('Refusing to purge on 127.0.0.1:%d, nothing was deleted. 8 problem(s):' % a.port)
+    assert 'table name \'nodot\' must be written as database.table' in msg
+    assert 'owned_residues 3 out of range: residues of modulus 3 are 0 to 2' in msg
+    assert 'owned_residues lists 1 more than once' in msg
+    assert 'table %s.ghost does not exist' % db in msg
+    assert 'table %s.nopk has no primary key' % db in msg
+    assert ('key column customer_id of table %s.textkey is varchar(8), not an integer type' % db) in msg
+    assert 'table %s.negkey has 2 row(s) with a NULL or negative key customer_id' % db in msg
+    assert 'table %s.nokey has no key column customer_id (columns: id, other)' % db in msg
+    assert refused['changed'] is False and refused['deleted'] == 0
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+
+    bad_modulus = ansible(MODULE, purge_args(a, db, modulus=0, owned_residues=[]))
+    assert bad_modulus['failed'] is True
+    assert 'modulus must be an integer of at least 1, got 0' in bad_modulus['msg']
+
+
+def test_interlock_refuses_replication_with_a_server_that_is_not_a_peer(ansible, servers, shard_db, waiter):
+    a, b = servers.a, servers.b
+    db = shard_db
+    b_address = '127.0.0.1:%d' % b.port
+
+    # A still replicates from its old partner B: refused, naming the connection.
+    replicate(a, b, 'old_partner')
+    waiter(lambda: running(a, 'old_partner'), what='a replicating from b')
+    refused = ansible(MODULE, purge_args(a, db))
+    assert refused['failed'] is True
+    assert ("replication connection 'old_partner' on 127.0.0.1:%d replicates from %s (server_id %d), "
+            "which is not an allowed peer (IO thread Yes, SQL thread Yes)" % (a.port, b_address, b.server_id)
+            in refused['msg'])
+    assert refused['deleted'] == 0
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+
+    # Stopped is not enough: the configured connection is still refused.
+    a.query("STOP SLAVE 'old_partner'")
+    refused = ansible(MODULE, purge_args(a, db, allowed_peers=[{'server_id': b.server_id}]))
+    assert refused['failed'] is True
+    assert "replication connection 'old_partner'" in refused['msg']
+    assert 'IO thread No, SQL thread No' in refused['msg']
+    assert 'cannot be identified by server_id' in refused['msg']
+
+    # An allowed host:port whose server reports another server_id is refused.
+    a.query("START SLAVE 'old_partner'")
+    waiter(lambda: running(a, 'old_partner'), what='a replicating from b again')
+    refused = ansible(MODULE, purge_args(a, db, allowed_peers=[{'host': '127.0.0.1', 'port': b.port,
+                                                                'server_id': 99}]))
+    assert refused['failed'] is True
+    assert 'allowed as peer 127.0.0.1:%d / server_id 99, but that server reports server_id %d' % (
+        b.port, b.server_id) in refused['msg']
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+
+    # B replicating from A (A has a replica) is refused too, naming the replica.
+    a.reset_replication()
+    replicate(b, a, 'from_a')
+    waiter(lambda: running(b, 'from_a'), what='b replicating from a')
+    refused = ansible(MODULE, purge_args(a, db))
+    assert refused['failed'] is True
+    assert 'replica server_id %d (reported as 127.0.0.1:%d) replicates from 127.0.0.1:%d, and is not an allowed peer' % (
+        b.server_id, b.port, a.port) in refused['msg']
+    assert '1 binlog dump thread(s)' not in refused['msg']
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+
+    # With B as the allowed peer, both directions are accepted and the purge runs.
+    replicate(a, b, 'old_partner')
+    waiter(lambda: running(a, 'old_partner'), what='a replicating from b')
+    allowed = ansible(MODULE, purge_args(a, db, allowed_peers=[{'host': '127.0.0.1', 'port': b.port,
+                                                                'server_id': b.server_id}]))
+    assert allowed.get('failed') is not True, allowed.get('msg')
+    assert allowed['changed'] is True
+    assert allowed['deleted'] == sum(expected_foreign(3, [1]).values())
+    report = allowed['interlock']['node']
+    assert report['connections'][0]['allowed_as'] == '127.0.0.1:%d / server_id %d' % (b.port, b.server_id)
+    assert report['replicas'][0]['allowed_as'] == '127.0.0.1:%d / server_id %d' % (b.port, b.server_id)
+
+
+def test_throttle_fails_with_the_lag_and_a_rerun_continues(ansible, servers, shard_db, waiter):
+    a, b = servers.a, servers.b
+    db = shard_db
+    replicate(b, a, 'from_a')
+    waiter(lambda: running(b, 'from_a'), what='b replicating from a')
+    partner = dict(login_host=b.host, login_port=b.port)
+    args = purge_args(a, db, tables=['%s.accounts' % db], key_column='id', chunk_size=5, partner=partner,
+                      max_lag=0, max_pause=1.5)
+
+    # B's SQL thread waits on a row lock: B stays connected but falls behind.
+    blocker = b.root_connection()
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute('BEGIN')
+            cursor.execute('SELECT COUNT(*) FROM %s.accounts FOR UPDATE' % db)
+        slow = ansible(MODULE, args)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert slow['failed'] is True
+    assert slow['msg'].startswith('Partner 127.0.0.1:%d (connection from_a) lag ' % b.port), slow['msg']
+    assert 'exceeds max_lag 0.0 s (1 chunk(s) not applied there yet, the oldest committed' in slow['msg']
+    assert 'max_pause 1.5 s used up. 5 row(s) deleted so far in 1 chunk(s) are committed' in slow['msg']
+    assert slow['changed'] is True and slow['deleted'] == 5
+    assert 1.5 <= slow['paused'] < 3
+    assert slow['max_partner_lag'] >= 1.4
+    assert slow['max_partner_seconds_behind_master'] is not None
+    assert count(a, 'SELECT COUNT(*) FROM %s.accounts' % db) == 145
+
+    # B's SQL thread stopped: the lag is unknown, the purge does not even start.
+    caught_up(b, a)
+    b.query("STOP SLAVE 'from_a' SQL_THREAD")
+    stopped = ansible(MODULE, args)
+    assert stopped['failed'] is True
+    assert ('lag unknown exceeds max_lag 0.0 s (the partner connection is not replicating: IO thread Yes, '
+            'SQL thread No; no chunk of this run committed yet); paused 1.5 s in total' in stopped['msg'])
+    assert stopped['deleted'] == 0 and stopped['changed'] is False
+    assert count(a, 'SELECT COUNT(*) FROM %s.accounts' % db) == 145
+
+    # Once B applies again, a rerun continues and finishes; then nothing is left.
+    b.query("START SLAVE 'from_a' SQL_THREAD")
+    waiter(lambda: running(b, 'from_a'), what='b SQL thread running')
+    rest = ansible(MODULE, dict(args, max_lag=2, max_pause=30))
+    assert rest.get('failed') is not True, rest.get('msg')
+    assert rest['changed'] is True
+    assert rest['deleted'] == expected_foreign(3, [1])['accounts'] - 5
+    assert rest['tables']['%s.accounts' % db]['remaining_foreign_rows'] == 0
+    caught_up(b, a)
+    assert count(b, 'SELECT COUNT(*) FROM %s.accounts' % db) == 50
+    again = ansible(MODULE, dict(args, max_lag=2, max_pause=30))
+    assert again['changed'] is False and again['deleted'] == 0

@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""shard_purge's flow against scripted fake servers and a fake clock."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import MariaDBQueryError, render_statement
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import TableSpec
+from ansible_collections.smooth.mariadb.plugins.modules import shard_purge as mod
+
+
+class FailJson(Exception):
+    pass
+
+
+class FakeModule(object):
+    def __init__(self, check_mode=False, diff=False, **params):
+        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
+        self.params.update(login_host='10.0.0.1', login_port=3306, tables=['shop.orders'], key_column='customer_id',
+                           modulus=2, owned_residues=[0])
+        self.params.update(params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.warnings = []
+
+    def fail_json(self, **kwargs):
+        raise FailJson(kwargs)
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+class FakeClock(object):
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class FakeSession(object):
+    """Answers reads through handlers (fragment -> rows or callable); records writes."""
+
+    def __init__(self, handlers, fail=None, read_only=False):
+        self.handlers = handlers
+        self.fail = fail or {}
+        self.read_only = read_only
+        self.queries = []
+        self.executed = []
+        self.reads = []
+
+    def fetch_all(self, sql, params=None):
+        self.reads.append(render_statement(sql, params))
+        for fragment, answer in self.handlers:
+            if fragment in sql:
+                rows = answer(sql, params) if callable(answer) else answer
+                return [dict(row) for row in rows]
+        raise AssertionError('unexpected read: %s' % sql)
+
+    def fetch_one(self, sql, params=None):
+        rows = self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql, params=None):
+        assert not self.read_only
+        statement = render_statement(sql, params)
+        self.executed.append(statement)
+        errors = self.fail.get(sql.split(' ')[0], [])
+        if errors:
+            errno = errors.pop(0)
+            raise MariaDBQueryError(statement, '(%d) simulated' % errno, errno=errno)
+        self.queries.append(statement)
+
+
+ORDERS_INFO = [
+    ('information_schema.TABLES', [{'name': 'orders', 'type': 'BASE TABLE', 'engine': 'InnoDB'}]),
+    ('information_schema.COLUMNS', [
+        {'name': 'id', 'data_type': 'bigint', 'column_type': 'bigint(20)', 'nullable': 'NO'},
+        {'name': 'customer_id', 'data_type': 'int', 'column_type': 'int(10) unsigned', 'nullable': 'NO'}]),
+    ('information_schema.STATISTICS', [{'name': 'id'}]),
+]
+
+NODE_BASICS = [
+    ('VERSION()', [{'version': '10.11.19-MariaDB-0+deb12u1-log'}]),
+    ('@@GLOBAL.server_id AS server_id, @@GLOBAL.log_bin', [{'server_id': 11, 'log_bin': 1, 'binlog_format': 'ROW'}]),
+    ('SHOW ALL SLAVES STATUS', []),
+    ('SHOW SLAVE HOSTS', []),
+    ('information_schema.PROCESSLIST', []),
+    ('USER_PRIVILEGES', [{'privilege': 'PROCESS'}]),
+    ("LIKE 'wsrep_on'", [{'Variable_name': 'wsrep_on', 'Value': 'OFF'}]),
+]
+
+
+def node_session(extra=(), **kwargs):
+    return FakeSession(list(extra) + ORDERS_INFO + NODE_BASICS, **kwargs)
+
+
+def test_argument_spec_secrets():
+    spec = mod.argument_spec()
+    assert spec['login_password']['no_log'] is True
+    assert spec['partner']['options']['login_password']['no_log'] is True
+
+
+def test_refusal_lists_every_problem_and_runs_nothing():
+    module = FakeModule(tables=['shop.orders', 'shop.ghost', 'nodot'], owned_residues=[0, 2], chunk_size=0)
+    ghost = [('information_schema.TABLES', lambda sql, params: (
+        [] if params[1] == 'ghost' else ORDERS_INFO[0][1]))]
+    replica = [('SHOW SLAVE HOSTS', [{'Server_id': 31, 'Host': '10.0.0.3', 'Port': 3306, 'Master_id': 11}])]
+    session = node_session(ghost + replica)
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(module, session, clock=FakeClock()).run()
+    msg = failure.value.args[0]['msg']
+    assert msg.startswith('Refusing to purge on 10.0.0.1:3306, nothing was deleted. 5 problem(s): ')
+    assert "(1) tables[2]: table name 'nodot' must be written as database.table." in msg
+    assert '(2) owned_residues 2 out of range: residues of modulus 2 are 0 to 1.' in msg
+    assert '(3) chunk_size must be at least 1, got 0.' in msg
+    assert '(4) table shop.ghost does not exist.' in msg
+    assert '(5) replica server_id 31 (reported as 10.0.0.3:3306) replicates from 10.0.0.1:3306' in msg
+    assert session.executed == []
+    assert failure.value.args[0]['changed'] is False
+
+
+def test_null_or_negative_keys_are_refused():
+    module = FakeModule()
+    signed = [('information_schema.COLUMNS', [
+        {'name': 'id', 'data_type': 'bigint', 'column_type': 'bigint(20)', 'nullable': 'NO'},
+        {'name': 'customer_id', 'data_type': 'int', 'column_type': 'int(11)', 'nullable': 'YES'}]),
+        ('AS invalid_rows', [{'invalid_rows': 3}])]
+    session = node_session(signed)
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(module, session, clock=FakeClock()).run()
+    assert ('table shop.orders has 3 row(s) with a NULL or negative key customer_id: they belong to no shard'
+            in failure.value.args[0]['msg'])
+    assert any('WHERE (`customer_id` IS NULL OR `customer_id` < 0)' in read for read in session.reads)
+
+
+def chunked_table(bounds, deleted_per_chunk, foreign=None, clock=None):
+    """Handlers for a table whose chunk bounds and ROW_COUNT()s are scripted (each chunk takes 0.6 s)."""
+    bounds = list(bounds)
+    counts = list(deleted_per_chunk)
+    total = dict(rows=100, foreign=foreign if foreign is not None else sum(deleted_per_chunk))
+
+    def bound(sql, params):
+        if clock is not None:
+            clock.now += 0.6
+        upper = bounds.pop(0)
+        return [] if upper is None else [{'id': upper}]
+
+    def count(sql, params):
+        row = {'total_rows': total['rows'], 'foreign_rows': total['foreign']}
+        total['rows'] -= total['foreign']
+        total['foreign'] = 0
+        return [row]
+
+    return [
+        ('AS chunk', bound),
+        ('ROW_COUNT()', lambda sql, params: [{'deleted': counts.pop(0), 'gtid': '1-11-%d' % (50 + len(counts))}]),
+        ('AS total_rows', count),
+    ]
+
+
+def test_purge_walks_chunks_and_summarises(tmp_path):
+    progress = tmp_path / 'progress.jsonl'
+    module = FakeModule(chunk_size=10, progress_file=str(progress), diff=True)
+    clock = FakeClock()
+    session = node_session(chunked_table([14, 29, 33, None], [10, 10, 4], clock=clock))
+    result = mod.Purge(module, session, clock=clock).run()
+    assert result['changed'] is True
+    assert result['deleted'] == 24 and result['chunks'] == 3
+    entry = result['tables']['shop.orders']
+    assert (entry['deleted'], entry['chunks'], entry['foreign_rows_at_start']) == (24, 3, 24)
+    assert (entry['remaining_rows'], entry['remaining_foreign_rows']) == (76, 0)
+    pred = '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (0))'
+    assert session.executed == [
+        'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
+        'SET SESSION innodb_lock_wait_timeout = 10',
+        'DELETE FROM `shop`.`orders` WHERE (`id` <= 14) AND %s' % pred,
+        'DELETE FROM `shop`.`orders` WHERE (`id` > 14) AND (`id` <= 29) AND %s' % pred,
+        'DELETE FROM `shop`.`orders` WHERE (`id` > 29) AND (`id` <= 33) AND %s' % pred,
+    ]
+    assert result['queries_total'] == 5
+    assert result['queries'] == session.executed
+    assert result['diff'] == dict(before={'shop.orders': dict(rows=100, foreign_rows=24)},
+                                  after={'shop.orders': dict(rows=76, foreign_rows=0)})
+    assert 'no partner given: the purge is not throttled on replication lag' in module.warnings
+    events = [json.loads(line)['event'] for line in progress.read_text().splitlines()]
+    # A chunk takes 0.6 s: a chunk line at most once a second.
+    assert events == ['start', 'table_start', 'chunk', 'table_done', 'done']
+    assert entry['elapsed'] == 2.4 and result['rows_per_second'] == 10.0
+
+
+def test_rerun_with_nothing_left_is_unchanged():
+    module = FakeModule()
+    session = node_session(chunked_table([None], [], foreign=0))
+    result = mod.Purge(module, session, clock=FakeClock()).run()
+    assert result['changed'] is False and result['deleted'] == 0 and result['chunks'] == 0
+    assert [query for query in session.executed if query.startswith('DELETE')] == []
+
+
+def test_check_mode_counts_and_deletes_nothing():
+    module = FakeModule(check_mode=True, chunk_size=10)
+    session = node_session([('AS total_rows', [{'total_rows': 100, 'foreign_rows': 45}])], read_only=True)
+    result = mod.Purge(module, session, clock=FakeClock()).run()
+    assert result['changed'] is True
+    assert result['tables']['shop.orders']['foreign_rows_at_start'] == 45
+    assert result['tables']['shop.orders']['chunks'] == 5
+    assert result['deleted'] == 0 and session.executed == [] and result['queries'] == []
+
+
+def test_binlog_false_and_statement_format_settings():
+    module = FakeModule(binlog=False, lock_wait_timeout=3)
+    extra = [('@@GLOBAL.server_id AS server_id, @@GLOBAL.log_bin',
+              [{'server_id': 11, 'log_bin': 1, 'binlog_format': 'STATEMENT'}])]
+    session = node_session(extra + chunked_table([None], [], foreign=0))
+    mod.Purge(module, session, clock=FakeClock()).run()
+    assert session.executed == ['SET SESSION innodb_lock_wait_timeout = 3', 'SET SESSION sql_log_bin = 0']
+
+
+def test_foreign_rows_written_during_the_purge_fail_the_run():
+    module = FakeModule()
+    handlers = chunked_table([5, None], [3])
+    calls = []
+
+    def count(sql, params):
+        calls.append(1)
+        return [{'total_rows': 10, 'foreign_rows': 3 if len(calls) == 1 else 2}]
+    handlers[2] = ('AS total_rows', count)
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(module, node_session(handlers), clock=FakeClock()).run()
+    assert failure.value.args[0]['msg'] == (
+        'Purge on 10.0.0.1:3306 finished but shop.orders still holds 2 row(s) of other residues: rows written '
+        'during the purge (is the application still writing them here?); rerun')
+    assert failure.value.args[0]['changed'] is True
+
+
+def test_deadlocked_chunk_is_retried_then_a_real_error_names_the_chunk():
+    module = FakeModule()
+    session = node_session(chunked_table([14, None], [10]), fail={'DELETE': [1213, 1205]})
+    result = mod.Purge(module, session, clock=FakeClock()).run()
+    assert result['deleted'] == 10
+    assert len([query for query in session.executed if query.startswith('DELETE')]) == 3
+
+    session = node_session(chunked_table([14, 20, None], [10, 10]), fail={'DELETE': [1146]})
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(module, session, clock=FakeClock()).run()
+    assert failure.value.args[0]['msg'].startswith(
+        'Purge of shop.orders on 10.0.0.1:3306 failed on the chunk from the start up to id = 14: (1146) simulated '
+        '(statement: DELETE FROM `shop`.`orders` WHERE (`id` <= 14)')
+
+
+# ---------------------------------------------------------------------------
+# Throttle
+# ---------------------------------------------------------------------------
+
+def partner_purge(applied, status, clock, **params):
+    options = dict(max_lag=1.0, max_pause=5.0)
+    options.update(params)
+    module = FakeModule(**options)
+    purge = mod.Purge(module, node_session(), clock=clock, sleep=clock.sleep)
+    purge.partner_target = '10.0.0.2:3306'
+    purge.partner_connection = 'from_a'
+    purge.partner_session = FakeSession([
+        ('gtid_slave_pos', lambda sql, params: [{'pos': applied()}]),
+        ('SHOW ALL SLAVES STATUS', lambda sql, params: [status()]),
+    ])
+    return purge
+
+
+def slave_row(sql_running='Yes', behind=0):
+    return {'Connection_name': 'from_a', 'Slave_IO_Running': 'Yes', 'Slave_SQL_Running': sql_running,
+            'Seconds_Behind_Master': behind, 'Master_Server_Id': 11, 'Last_SQL_Error': '', 'Last_IO_Error': ''}
+
+
+def test_throttle_goes_on_when_the_partner_keeps_up():
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-7', slave_row, clock)
+    purge.tracker.committed('1-11-7', clock.now)
+    purge.throttle('shop.orders')
+    assert clock.sleeps == [] and purge.paused == 0
+    assert purge.tracker.max_seen == 0.0
+
+
+def test_throttle_pauses_until_the_partner_catches_up():
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-7' if clock.now >= 1001.5 else '1-11-6', slave_row, clock)
+    purge.tracker.committed('1-11-7', clock.now - 2)
+    purge.throttle('shop.orders')
+    assert clock.now >= 1001.5
+    assert clock.sleeps[:3] == [0.02, 0.04, 0.08] and max(clock.sleeps) == 0.5
+    assert purge.paused == pytest.approx(clock.now - 1000.0)
+
+
+def test_throttle_fails_with_the_lag_when_max_pause_is_used_up():
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-6', lambda: slave_row(behind=3), clock)
+    purge.tracker.committed('1-11-7', clock.now - 2)
+    purge.deleted, purge.chunks = 1000, 1
+    with pytest.raises(FailJson) as failure:
+        purge.throttle('shop.orders')
+    result = failure.value.args[0]
+    assert result['msg'] == (
+        'Partner 10.0.0.2:3306 (connection from_a) lag 7.0 s exceeds max_lag 1.0 s (1 chunk(s) not applied there '
+        'yet, the oldest committed 7.0 s ago; Seconds_Behind_Master 3); paused 5.0 s in total, max_pause 5.0 s used '
+        'up. 1000 row(s) deleted so far in 1 chunk(s) are committed; a rerun continues where this one stopped.')
+    assert result['paused'] == 5.0 and result['max_partner_lag'] == 7.0
+    assert result['max_partner_seconds_behind_master'] == 3
+    assert result['changed'] is True
+    assert len(clock.sleeps) < 25
+
+
+def test_throttle_unknown_lag_when_the_partner_does_not_apply():
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-7', lambda: slave_row(sql_running='No', behind=None), clock, max_pause=0)
+    with pytest.raises(FailJson) as failure:
+        purge.throttle('shop.orders')
+    assert ('lag unknown exceeds max_lag 1.0 s (the partner connection is not replicating: IO thread Yes, '
+            'SQL thread No; no chunk of this run committed yet)' in failure.value.args[0]['msg'])
+    assert clock.sleeps == []
+
+
+def test_progress_throttles_chunk_lines(tmp_path):
+    clock = FakeClock()
+    path = tmp_path / 'p.jsonl'
+    progress = mod.Progress(str(path), clock=clock)
+    progress.write('chunk', force=False, n=1)
+    clock.now += 0.5
+    progress.write('chunk', force=False, n=2)
+    clock.now += 0.6
+    progress.write('chunk', force=False, n=3)
+    progress.write('table_done', n=4)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line['n'] for line in lines] == [1, 3, 4]
+    assert set(lines[0]) == set(['time', 'event', 'n'])
+    mod.Progress(None).write('chunk')  # no file: nothing happens
+
+
+def test_partner_checks_when_partner_has_no_connection_from_this_node(monkeypatch):
+    module = FakeModule(partner=dict(login_host='10.0.0.2', login_port=3306, login_user=None, login_password=None,
+                                     login_unix_socket=None, connection_name=None))
+    partner = FakeSession([('@@GLOBAL.server_id', [{'server_id': 12}])] + NODE_BASICS)
+    monkeypatch.setattr(mod, 'connect_server', lambda params: 'connection')
+    monkeypatch.setattr(mod, 'SqlSession', lambda connection, read_only=False: partner)
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(module, node_session(), clock=FakeClock()).run()
+    assert ('partner 10.0.0.2:3306 has no replication connection from this node (server_id 11); name it with '
+            'partner.connection_name' in failure.value.args[0]['msg'])
+
+
+def test_spec_tuple_is_shared():
+    assert TableSpec._fields == ('name', 'schema', 'table', 'key')

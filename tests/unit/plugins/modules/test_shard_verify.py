@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""shard_verify's input checks, mirror planning, chunk walk and baseline file, without servers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import render_statement
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import TableSpec, baseline_document
+from ansible_collections.smooth.mariadb.plugins.modules import shard_verify as mod
+
+
+class FailJson(Exception):
+    pass
+
+
+class FakeModule(object):
+    def __init__(self, check_mode=False, diff=False, **params):
+        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
+        self.params.update(servers=[dict(name='a', login_host='10.0.0.1'), dict(name='b', login_host='10.0.0.2')],
+                           tables=['shop.orders'], key_column='customer_id', mode='record')
+        self.params.update(params)
+        self.check_mode = check_mode
+        self._diff = diff
+        self.warnings = []
+
+    def fail_json(self, **kwargs):
+        raise FailJson(kwargs)
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+    def atomic_move(self, source, destination):
+        os.rename(source, destination)
+
+
+def test_argument_spec_secrets():
+    assert mod.argument_spec()['servers']['options']['login_password']['no_log'] is True
+
+
+@pytest.mark.parametrize('entry, default, expected', [
+    (dict(name='a'), None, (1, [0], [])),
+    (dict(name='a'), 4, (1, [0], [])),
+    (dict(name='a', owned_residues=[3, 1]), 4, (4, [1, 3], [])),
+    (dict(name='a', modulus=2, owned_residues=[1]), 4, (2, [1], [])),
+    (dict(name='a', owned_residues=[1]), None,
+     (None, None, ['server a: owned_residues given without a modulus (set modulus for the server or for all)'])),
+    (dict(name='a', owned_residues=[]), 2, (None, None, ['server a: owned_residues is empty'])),
+    (dict(name='a', modulus=2), None, (None, None, ['server a: modulus given without owned_residues'])),
+    (dict(name='a', owned_residues=[2]), 2,
+     (2, [2], ['server a: owned_residues 2 out of range: residues of modulus 2 are 0 to 1'])),
+])
+def test_server_ownership(entry, default, expected):
+    assert mod.server_ownership(entry, default) == expected
+
+
+def test_plan_mirrors_default_groups_servers_with_the_same_ownership():
+    classes = dict(a=0, a2=0, b=1, b2=1, c=2)
+    groups, problems = mod.plan_mirrors(None, ['a', 'b', 'a2', 'b2', 'c'], classes)
+    assert problems == [] and groups == [['a', 'a2'], ['b', 'b2']]
+    assert mod.plan_mirrors([], ['a', 'a2'], dict(a=0, a2=0)) == ([], [])
+
+
+def test_plan_mirrors_explicit_groups_are_checked():
+    classes = dict(a=0, a2=0, b=1)
+    groups, problems = mod.plan_mirrors([['a', 'a2'], ['a', 'x'], ['a'], ['a', 'a'], ['a', 'b']],
+                                        ['a', 'a2', 'b'], classes)
+    assert groups == [['a', 'a2']]
+    assert problems == [
+        'mirrors[1]: unknown server(s) x',
+        'mirrors[2]: a group needs two or more different servers, got a',
+        'mirrors[3]: a group needs two or more different servers, got a, a',
+        'mirrors[4]: a, b do not own the same residues, so they cannot hold the same rows',
+    ]
+
+
+def test_check_input_collects_every_problem(tmp_path):
+    module = FakeModule(mode='verify', chunk_size=0, baseline_file=str(tmp_path / 'missing.json'), modulus=4,
+                        servers=[dict(name='a', login_host='h1', owned_residues=[0, 1]),
+                                 dict(name='a', login_host='h2'),
+                                 dict(name='b', login_port=3306, owned_residues=[1, 7])])
+    verify = mod.Verify(module)
+    problems = verify.check_input()
+    assert problems[0] == 'server name a is used twice'
+    assert 'server b: give login_host (and login_port) or login_unix_socket' in problems
+    assert 'server b: owned_residues 7 out of range: residues of modulus 4 are 0 to 3' in problems
+    assert 'chunk_size must be at least 1, got 0' in problems
+    assert any(problem.startswith('cannot read the baseline file %s' % (tmp_path / 'missing.json'))
+               for problem in problems)
+    assert 'no server owns residue(s) 2, 3 of modulus 4: the shards cannot hold every row' in problems
+
+
+def test_check_input_baseline_choices(tmp_path):
+    assert 'mode=verify needs baseline or baseline_file' in mod.Verify(FakeModule(mode='verify')).check_input()
+    both = mod.Verify(FakeModule(mode='verify', baseline={}, baseline_file='/x')).check_input()
+    assert 'give baseline or baseline_file, not both' in both
+    path = tmp_path / 'b.json'
+    path.write_text(json.dumps(baseline_document({'shop.orders': dict(rows=3, pk_checksum='0a')})))
+    verify = mod.Verify(FakeModule(mode='verify', baseline_file=str(path)))
+    assert verify.check_input() == []
+    assert verify.expected['tables']['shop.orders']['rows'] == 3
+    assert verify.groups == [['a', 'b']]
+    bad = mod.Verify(FakeModule(mode='verify', baseline={'tables': {}})).check_input()
+    assert bad == ["the baseline format None is not smooth.mariadb.shard_verify/1"]
+
+
+def table_info(columns=('id', 'customer_id', 'note'), primary_key=('id',)):
+    return dict(type='BASE TABLE', engine='InnoDB', primary_key=list(primary_key),
+                columns=[dict(name=name, column_type='int', data_type='int', nullable=False, unsigned=False)
+                         for name in columns])
+
+
+def test_compare_schema():
+    infos = dict(a={'t': table_info()}, b={'t': table_info()}, c={'t': table_info(columns=('id', 'customer_id'))})
+    assert mod.compare_schema(['a', 'b'], 't', infos) is None
+    assert mod.compare_schema(['a', 'b', 'c'], 't', infos) == (
+        'mirrors a and c define table t differently (columns or primary key), so their rows cannot be compared')
+
+
+class ChunkSession(object):
+    """Answers chunk bound and chunk checksum queries from an in-memory table {pk: row checksum}."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.reads = []
+
+    def fetch_one(self, sql, params=None):
+        self.reads.append(render_statement(sql, params))
+        keys = sorted(self.rows)
+        if 'OFFSET' in sql:
+            lower = params[0] if len(params) == 2 else None
+            after = [key for key in keys if lower is None or key > lower]
+            offset = params[-1]
+            return {'id': after[offset]} if len(after) > offset else None
+        lower = upper = None
+        if '`id` > %s' in sql:
+            lower = params[0]
+        if '`id` <= %s' in sql:
+            upper = params[-1]
+        inside = [key for key in keys if (lower is None or key > lower) and (upper is None or key <= upper)]
+        checksum = 0
+        for key in inside:
+            checksum ^= self.rows[key]
+        return {'row_count': len(inside), 'checksum': checksum}
+
+
+def test_chunk_walk_names_the_first_differing_chunk():
+    rows = dict((key, key * 7919) for key in range(1, 101))
+    other = dict(rows)
+    other[57] = 1
+    del other[83]
+    verify = mod.Verify(FakeModule(chunk_size=10))
+    verify.infos = dict(a={'shop.orders': table_info()}, b={'shop.orders': table_info()})
+    verify.sessions = dict(a=ChunkSession(rows), b=ChunkSession(other))
+    compared, difference = verify.chunk_walk(['a', 'b'], TableSpec('shop.orders', 'shop', 'orders', 'customer_id'),
+                                             100)
+    assert compared == 6
+    assert difference['range'] == 'from after id = 50 up to id = 60'
+    assert (difference['lower'], difference['upper']) == ([50], [60])
+    assert difference['rows'] == dict(a=10, b=10)
+    assert difference['checksums']['a'] != difference['checksums']['b']
+
+
+def test_chunk_walk_rows_beyond_the_reference_end_are_compared():
+    rows = dict((key, key) for key in range(1, 21))
+    other = dict(rows)
+    other[25] = 5
+    verify = mod.Verify(FakeModule(chunk_size=10))
+    verify.infos = dict(a={'shop.orders': table_info()}, b={'shop.orders': table_info()})
+    verify.sessions = dict(a=ChunkSession(rows), b=ChunkSession(other))
+    compared, difference = verify.chunk_walk(['a', 'b'], TableSpec('shop.orders', 'shop', 'orders', 'k'), 20)
+    assert compared == 3
+    assert difference['range'] == 'from after id = 20 up to the end'
+    assert difference['rows'] == dict(a=0, b=1)
+
+
+def test_chunk_walk_identical_tables():
+    rows = dict((key, key) for key in range(1, 35))
+    verify = mod.Verify(FakeModule(chunk_size=10))
+    verify.infos = dict(a={'shop.orders': table_info()}, b={'shop.orders': table_info()})
+    verify.sessions = dict(a=ChunkSession(rows), b=ChunkSession(dict(rows)))
+    assert verify.chunk_walk(['a', 'b'], TableSpec('shop.orders', 'shop', 'orders', 'k'), 34) == (4, None)
+
+
+def test_union_counts_one_server_per_ownership_and_wraps():
+    verify = mod.Verify(FakeModule())
+    verify.specs = [TableSpec('shop.orders', 'shop', 'orders', 'k')]
+    verify.layout = dict(classes=[dict(representative='a'), dict(representative='b')])
+    verify.infos = dict(a={'shop.orders': table_info()}, b={'shop.orders': table_info()})
+    stats = dict(a={'shop.orders': dict(owned_rows=3, pk_sum=2 ** 64 - 1)},
+                 b={'shop.orders': dict(owned_rows=4, pk_sum=2)},
+                 a2={'shop.orders': dict(owned_rows=3, pk_sum=2 ** 64 - 1)})
+    assert verify.union(stats) == {'shop.orders': dict(rows=7, pk_checksum='0000000000000001', primary_key=['id'])}
+
+
+def test_write_baseline_changed_only_when_content_changes(tmp_path):
+    path = tmp_path / 'baseline.json'
+    document = baseline_document({'shop.orders': dict(rows=3, pk_checksum='0a', primary_key=['id'])})
+    verify = mod.Verify(FakeModule(baseline_file=str(path)))
+    changed, diff = verify.write_baseline(document)
+    assert changed is True and diff['before'] == ''
+    assert json.loads(path.read_text()) == document
+    assert path.read_text().endswith('}\n')
+    changed, diff = verify.write_baseline(document)
+    assert changed is False and diff['before'] == diff['after']
+
+    checked = mod.Verify(FakeModule(check_mode=True, baseline_file=str(path)))
+    changed, diff = checked.write_baseline(baseline_document({}))
+    assert changed is True
+    assert json.loads(path.read_text()) == document  # not written in check mode
+    assert not [name for name in os.listdir(str(tmp_path)) if name.startswith('.baseline-')]
