@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pymysql
@@ -424,3 +425,48 @@ def checksum_tables(server, tables):
         checksum = server.query('CHECKSUM TABLE %s EXTENDED' % quoted)[0]['Checksum']
         found[table] = (count, checksum)
     return found
+
+
+class BackgroundWriter(threading.Thread):
+    """Write to a server in a thread until stopped, at most ``limit`` writes.
+
+    ``statement(step)`` returns the (sql, params) of write number ``step``.
+    Every acknowledged write is remembered as (monotonic time, lastrowid), so
+    a test can ask which writes were acknowledged before a given moment.
+    """
+
+    def __init__(self, server, statement, limit=3000, pause=0.005):
+        super(BackgroundWriter, self).__init__(daemon=True)
+        self.server = server
+        self.statement = statement
+        self.limit = limit
+        self.pause = pause
+        self.stop_event = threading.Event()
+        self.acked = []
+        self.error = None
+
+    @property
+    def written(self):
+        return len(self.acked)
+
+    def run(self):
+        connection = self.server.root_connection()
+        try:
+            with connection.cursor() as cursor:
+                for step in range(self.limit):
+                    if self.stop_event.is_set():
+                        break
+                    cursor.execute(*self.statement(step))
+                    self.acked.append((time.monotonic(), cursor.lastrowid))
+                    time.sleep(self.pause)
+        except Exception as exc:  # reported by the test
+            self.error = exc
+        finally:
+            connection.close()
+
+    def acked_before(self, moment):
+        return [row_id for when, row_id in self.acked if when < moment]
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(timeout=30)

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from mariadb_lab import ADMIN_PASSWORD, catch_up, start_replication
+from mariadb_lab import ADMIN_PASSWORD, BackgroundWriter, catch_up, start_replication
 
 MODULE = 'smooth.mariadb.replication_wait'
 SCHEMA_SQL = [
@@ -101,39 +101,10 @@ def hold_replica(source, replica, waiter):
     return lock
 
 
-class Writer(threading.Thread):
-    """Insert rows on a server until stopped (bounded), remembering acknowledged ids with their time."""
-
-    def __init__(self, server, origin, limit=3000):
-        super(Writer, self).__init__(daemon=True)
-        self.server = server
-        self.origin = origin
-        self.limit = limit
-        self.stop_event = threading.Event()
-        self.acked = []
-        self.error = None
-
-    def run(self):
-        connection = self.server.root_connection()
-        try:
-            with connection.cursor() as cursor:
-                for dummy in range(self.limit):
-                    if self.stop_event.is_set():
-                        break
-                    cursor.execute('INSERT INTO barrier.ticks (origin) VALUES (%s)', (self.origin,))
-                    self.acked.append((time.monotonic(), cursor.lastrowid))
-                    time.sleep(0.005)
-        except Exception as exc:  # reported by the test
-            self.error = exc
-        finally:
-            connection.close()
-
-    def acked_before(self, moment):
-        return [row_id for when, row_id in self.acked if when < moment]
-
-    def stop(self):
-        self.stop_event.set()
-        self.join(timeout=30)
+def ticks_writer(server, origin):
+    """Insert ticks on a server in the background (bounded), remembering acknowledged ids."""
+    return BackgroundWriter(server, lambda step: ('INSERT INTO barrier.ticks (origin) VALUES (%s)', (origin,)),
+                            limit=3000, pause=0.005)
 
 
 def missing_ids(server, ids):
@@ -159,7 +130,7 @@ def test_pair_barrier_waits_for_both_directions_under_writes(ansible, barrier, w
     start_replication(a, b)
     start_replication(b, a)
     lock = hold_replica(a, b, waiter)
-    writers = [Writer(a, 'a'), Writer(b, 'b')]
+    writers = [ticks_writer(a, 'a'), ticks_writer(b, 'b')]
     seen_waiting = []
 
     def release_when_waiting():

@@ -14,12 +14,10 @@ coordinates match exactly.
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
 
-from mariadb_lab import ADMIN_PASSWORD, checksum_tables, wipe_server
+from mariadb_lab import ADMIN_PASSWORD, BackgroundWriter, checksum_tables, wipe_server
 
 MODULE = 'smooth.mariadb.seed'
 TABLES = ['crm.customers', 'shop.audit', 'shop.blobs', 'shop.orders']
@@ -77,38 +75,12 @@ def target(third_server):
     third_server.reset_replication()
 
 
-class OrderWriter(threading.Thread):
-    """Insert orders on the source until stopped (bounded)."""
-
-    def __init__(self, server, first_id, limit=2000):
-        super(OrderWriter, self).__init__(daemon=True)
-        self.server = server
-        self.next_id = first_id
-        self.limit = limit
-        self.stop_event = threading.Event()
-        self.written = 0
-        self.error = None
-
-    def run(self):
-        connection = self.server.root_connection()
-        try:
-            with connection.cursor() as cursor:
-                for dummy in range(self.limit):
-                    if self.stop_event.is_set():
-                        break
-                    cursor.execute("INSERT INTO shop.orders (id, k, note, amount) VALUES (%s, %s, 'during seed', 2.5)",
-                                   (self.next_id, self.next_id))
-                    self.next_id += 1
-                    self.written += 1
-                    time.sleep(0.002)
-        except Exception as exc:  # reported by the test
-            self.error = exc
-        finally:
-            connection.close()
-
-    def stop(self):
-        self.stop_event.set()
-        self.join(timeout=30)
+def orders_writer(server, first_id):
+    """Insert orders on the source in the background (bounded)."""
+    return BackgroundWriter(
+        server, lambda step: ("INSERT INTO shop.orders (id, k, note, amount) VALUES (%s, %s, 'during seed', 2.5)",
+                              (first_id + step, first_id + step)),
+        limit=2000, pause=0.002)
 
 
 def variable(server, name):
@@ -136,7 +108,7 @@ def assert_no_secret(result, *secrets):
 
 def test_seed_under_writes_then_replicate_and_rerun(ansible, servers, seed_source, target, waiter):
     a, c = seed_source, target
-    writer = OrderWriter(a, 200000)
+    writer = orders_writer(a, 200000)
     writer.start()
     try:
         waiter(lambda: writer.written > 20, what='writes on the source')
