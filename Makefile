@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= install shards
+SCENARIOS ?= install shards blocks
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
 
 .PHONY: help setup lab lab-down lint sanity unit integration molecule build bench test clean
