@@ -58,6 +58,8 @@ attributes:
       - Connects to both servers, checks the client programs, the target's emptiness and
         its replication, and reports what would be copied (row estimates of the source);
         nothing is written anywhere.
+      - Method V(mariabackup) also checks O(datadir), O(work_dir), O(mysql_user) and the C(mariabackup)
+        and C(mbstream) programs and returns the command lines; no command is run.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
@@ -69,7 +71,9 @@ options:
   method:
     description:
       - V(dump) copies with C(mariadb-dump) piped into C(mariadb).
-      - V(mariabackup) is not implemented yet; the task fails at once saying so.
+      - V(mariabackup) copies the whole source instance with a physical backup streamed from the source
+        (O(backup_command)), prepared in O(work_dir) and moved into O(datadir) of the stopped target.
+        The previous datadir is kept, renamed (see RV(old_datadir)).
     type: str
     choices: [dump, mariabackup]
     default: dump
@@ -127,6 +131,50 @@ options:
         task fails.
     type: int
     default: 3600
+  backup_command:
+    description:
+      - Method V(mariabackup) only, and required there. A command (a list of arguments, run on the target
+        host without a shell) whose standard output is the source's C(mariabackup --backup --stream=xbstream).
+      - "Typically C([ssh, -o, BatchMode=yes, root@SOURCE, mariabackup --backup --stream=xbstream --target-dir=/tmp])
+        with an SSH key of the target's root trusted by the source's root, and mariabackup authenticating as
+        C(root) over the source's unix socket. This gives the target host root on the source host: restrict the
+        key on the source (C(command=) in C(authorized_keys)) or use a dedicated account that can read the datadir."
+      - It is shown in RV(commands) with the passwords of the task masked; do not put other secrets in it.
+    type: list
+    elements: str
+  datadir:
+    description:
+      - Method V(mariabackup) - the target server's data directory. It is renamed to
+        C(<datadir>.smooth-before-seed-<UTC timestamp>), never deleted; the operator removes it once satisfied.
+    type: path
+    default: /var/lib/mysql
+  work_dir:
+    description:
+      - Method V(mariabackup) - where the backup is extracted and prepared; needs room for the whole backup,
+        ideally on the filesystem of O(datadir) (C(--move-back) then renames instead of copying).
+      - Refused when it exists and is not empty, unless it is this module's own leftover (it holds a
+        C(.smooth-mariadb-seed) marker file). Removed after a successful seed; kept after a failure.
+    type: path
+    default: /var/lib/smooth-mariadb-seed
+  stop_command:
+    description:
+      - Method V(mariabackup) - command (list of arguments) that stops the target server; the module then waits
+        until the target refuses connections.
+    type: list
+    elements: str
+    default: [systemctl, stop, mariadb.service]
+  start_command:
+    description:
+      - Method V(mariabackup) - command (list of arguments) that starts the target server; the module then
+        reconnects with the C(login_*) options (bounded retries, 120 seconds).
+    type: list
+    elements: str
+    default: [systemctl, start, mariadb.service]
+  mysql_user:
+    description:
+      - Method V(mariabackup) - the account that owns the new datadir (C(chown -R)).
+    type: str
+    default: mysql
   dump_binary:
     description:
       - Path of C(mariadb-dump). Default is C(mariadb-dump), else C(mysqldump), from the C(PATH).
@@ -148,11 +196,20 @@ notes:
   - The target's login account needs the privileges to create the copied objects and
     C(BINLOG ADMIN) (or C(SUPER)) for C(sql_log_bin), and C(REPLICATION SLAVE ADMIN) for
     C(gtid_slave_pos).
-  - "Method V(mariabackup) (not implemented): the backup needs the source's datadir,
-    so it has to run on the source host and stream to the target (for example
-    C(mariabackup --backup --stream=xbstream) through a transport command into
-    C(mbstream -x) on the target, then C(--prepare), a stopped target server,
-    C(--move-back) and the coordinates from C(mariadb_backup_binlog_info))."
+  - "Method V(mariabackup) runs on the target host, as root. Steps: the same checks as V(dump) (seed record, no
+    user data unless O(force), no replication running on the target, source reachable with binary logging and
+    another server_id); O(backup_command) piped through the module into C(mbstream -x) in C(<work_dir>/backup) (bytes
+    counted, bounded by O(timeout)); C(mariabackup --prepare); the coordinates from the backup's
+    C(xtrabackup_binlog_info) (MariaDB 10.11; C(mariadb_backup_binlog_info) in later versions); O(stop_command);
+    O(datadir) renamed aside; C(mariabackup --move-back); C(chown -R) O(mysql_user); O(start_command); reconnect;
+    C(gtid_slave_pos) set; the seed record written with C(sql_log_bin=0); O(work_dir) removed."
+  - "Method V(mariabackup) copies the whole instance, including the C(mysql) schema: after the seed the target
+    has the source's accounts, passwords and grants (the C(login_*) account must exist on the source too), and
+    the source's own C(smooth_mariadb) tables. Its binary log starts empty. O(force) lets it replace a target
+    holding user data (the old datadir is kept renamed)."
+  - "When a step after O(stop_command) fails, the module stops the target if it runs, moves the failed datadir to
+    C(<datadir>.smooth-failed-seed-<timestamp>), renames the old datadir back, starts the target and fails
+    naming the step, the command's error output (passwords masked) and that the target was restored."
 seealso:
   - module: smooth.mariadb.replication
   - module: smooth.mariadb.replication_wait
@@ -188,6 +245,21 @@ EXAMPLES = r'''
     login_host: 10.0.0.21
     login_user: smooth_admin
     login_password: "{{ vault_admin_password }}"
+
+- name: Seed a large node with a physical backup streamed over SSH from the source
+  smooth.mariadb.seed:
+    method: mariabackup
+    source_host: 10.0.0.11
+    source_user: smooth_admin
+    source_password: "{{ vault_admin_password }}"
+    login_unix_socket: /run/mysqld/mysqld.sock
+    backup_command:
+      - ssh
+      - -o
+      - BatchMode=yes
+      - root@10.0.0.11
+      - mariabackup --backup --stream=xbstream --target-dir=/tmp
+  register: seeded
 '''
 
 RETURN = r'''
@@ -239,8 +311,15 @@ rows:
   description: Sum of RV(tables).
   returned: always
   type: int
+old_datadir:
+  description:
+    - Method V(mariabackup) - where the target's previous datadir was renamed to; the operator removes it.
+    - Empty for method V(dump), in check mode and when unchanged.
+  returned: always
+  type: str
+  sample: /var/lib/mysql.smooth-before-seed-20260101120000
 bytes:
-  description: Bytes of SQL streamed from mariadb-dump into mariadb (uncompressed).
+  description: Bytes of SQL streamed from mariadb-dump into mariadb (uncompressed), or of the xbstream backup.
   returned: always
   type: int
 seconds:
@@ -252,7 +331,7 @@ record:
   returned: always
   type: dict
 commands:
-  description: The client command lines (no secrets; they read an option file).
+  description: The command lines run (no secrets; the clients read an option file, passwords are masked).
   returned: always
   type: list
   elements: str
@@ -264,7 +343,10 @@ queries:
 '''
 
 import os
+import pwd
+import shlex
 import shutil
+import subprocess
 import tempfile
 import time
 
@@ -277,13 +359,16 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import (
     source_login_params,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    MariaDBConnectError,
     MariaDBQueryError,
     SqlSession,
     build_connect_kwargs,
     check_server_version,
+    connect_with_params,
     describe_target,
     mariadb_common_argument_spec,
     mariadb_connect,
+    mask_secrets,
     quote_identifier,
     to_int,
     to_text,
@@ -293,14 +378,25 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     read_all_slaves_status,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
+    BINLOG_INFO_FILES,
     EXCLUDED_SCHEMAS,
+    FAILED_DATADIR_SUFFIX,
     LOCK_NAME,
+    OLD_DATADIR_SUFFIX,
     TABLE_COUNTS_QUERY,
+    WORK_DIR_MARKER,
     CoordinateScanner,
+    NullScanner,
     SeedError,
+    aside_path,
+    describe_backup_stream_failure,
     describe_stream_failure,
     dump_command,
+    extract_command,
+    move_back_command,
+    parse_binlog_info,
     plan_seed,
+    prepare_command,
     read_record_query,
     record_databases,
     record_done_statement,
@@ -312,6 +408,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     select_databases,
     stream_dump,
     user_data_schemas,
+    work_dir_problem,
     write_option_file,
 )
 
@@ -331,6 +428,12 @@ def argument_spec():
         timeout=dict(type='int', default=3600),
         dump_binary=dict(type='path'),
         client_binary=dict(type='path'),
+        backup_command=dict(type='list', elements='str'),
+        datadir=dict(type='path', default='/var/lib/mysql'),
+        work_dir=dict(type='path', default='/var/lib/smooth-mariadb-seed'),
+        stop_command=dict(type='list', elements='str', default=['systemctl', 'stop', 'mariadb.service']),
+        start_command=dict(type='list', elements='str', default=['systemctl', 'start', 'mariadb.service']),
+        mysql_user=dict(type='str', default='mysql'),
     )
     return spec
 
@@ -437,7 +540,7 @@ def run_seed(module, target, source, target_label, source_label):
     secrets = [params.get('login_password'), params.get('source_password')]
     result = dict(changed=False, method=params['method'], source={}, databases=[], gtid_slave_pos='',
                   source_log_file='', source_log_pos=None, tables={}, rows=0, bytes=0, seconds=0.0, record={},
-                  commands=[], queries=target.queries)
+                  commands=[], old_datadir='', queries=target.queries)
 
     source_identity = read_identity(source, source_label)
     result['source'] = dict(address=source_label, server_id=source_identity['server_id'],
@@ -457,7 +560,8 @@ def run_seed(module, target, source, target_label, source_label):
     statuses = read_all_slaves_status(target)
     try:
         plan = plan_seed(record, source_identity, user_data_schemas(table_counts(target)), force=params['force'],
-                         active_connections=active_connections(statuses))
+                         active_connections=active_connections(statuses),
+                         whole_instance=params['method'] == 'mariabackup')
     except SeedError as exc:
         raise SeedFailed('Target %s: %s' % (target_label, exc), **result)
     if plan.action == 'unchanged':
@@ -472,6 +576,8 @@ def run_seed(module, target, source, target_label, source_label):
     except SeedError as exc:
         raise SeedFailed('Source %s: %s' % (source_label, exc), **result)
     result['databases'] = databases
+    if params['method'] == 'mariabackup':
+        return run_backup_seed(module, target, source, source_identity, source_label, databases, secrets, result)
     dump_bin = find_binary(module, 'dump_binary', ('mariadb-dump', 'mysqldump'))
     client_bin = find_binary(module, 'client_binary', ('mariadb', 'mysql'))
     result['commands'] = [' '.join(dump_command(dump_bin, '<source option file>', databases, params['compress'])),
@@ -486,6 +592,29 @@ def run_seed(module, target, source, target_label, source_label):
 
     return apply_seed(module, target, source, source_identity, source_label, databases, dump_bin, client_bin,
                       secrets, result)
+
+
+def run_backup_seed(module, target, source, source_identity, source_label, databases, secrets, result):
+    params = module.params
+    result['old_datadir'] = ''
+    plan = backup_plan(module)
+    step = Step(secrets, 0)
+    result['commands'] = [
+        '%s | %s' % (step.show(params['backup_command']),
+                     step.show(extract_command(plan['mbstream'], plan['backup_dir']))),
+        step.show(prepare_command(plan['mariabackup'], plan['backup_dir'])),
+        step.show(params['stop_command']),
+        step.show(move_back_command(plan['mariabackup'], plan['backup_dir'], plan['datadir'])),
+        'chown -R %s %s' % (params['mysql_user'], plan['datadir']),
+        step.show(params['start_command']),
+    ]
+    result['changed'] = True
+    if module.check_mode:
+        result['tables'] = dict(('%s.%s' % (schema, name), estimate)
+                                for schema, name, estimate in list_tables(source, databases))
+        result['rows'] = sum(result['tables'].values())
+        return result
+    return apply_backup_seed(module, target, source_identity, source_label, databases, plan, secrets, result)
 
 
 def apply_seed(module, target, source, source_identity, source_label, databases, dump_bin, client_bin, secrets,
@@ -569,11 +698,259 @@ def position_without_data(source, source_label):
     return gtid_pos, to_text(status.get('File')), to_int(status.get('Position'))
 
 
+# ---------------------------------------------------------------------------
+# Method mariabackup
+# ---------------------------------------------------------------------------
+
+RECONNECT_TIMEOUT = 120.0   # seconds for the target to accept connections after start_command
+
+
+class Step(object):
+    """Runs the commands of a mariabackup seed, bounded by the overall deadline; remembers them masked."""
+
+    def __init__(self, secrets, deadline, clock=time.monotonic):
+        self.secrets = [to_text(secret) for secret in secrets if secret]
+        self.deadline = deadline
+        self.clock = clock
+        self.commands = []
+
+    def mask(self, text):
+        return mask_secrets(text, self.secrets)
+
+    def show(self, argv):
+        return self.mask(' '.join(shlex.quote(to_text(arg)) for arg in argv))
+
+    def run(self, name, argv, timeout=None):
+        """Run argv; raise SeedFailed naming the step with its (masked) output when it fails."""
+        self.commands.append(self.show(argv))
+        remaining = self.deadline - self.clock()
+        if timeout is not None:
+            remaining = min(remaining, timeout)
+        if remaining <= 0:
+            raise SeedFailed('step %s: the timeout was reached before it could start' % name)
+        try:
+            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=remaining, check=False)
+        except subprocess.TimeoutExpired:
+            raise SeedFailed('step %s: %s did not finish within %.0f s' % (name, self.show(argv), remaining))
+        except OSError as exc:
+            raise SeedFailed('step %s: cannot run %s: %s' % (name, self.show(argv), to_native(exc)))
+        if done.returncode != 0:
+            output = (done.stderr or done.stdout or b'').decode('utf-8', 'replace').strip()
+            raise SeedFailed('step %s: %s failed with exit code %d: %s'
+                             % (name, self.show(argv), done.returncode, self.mask(output[-4000:]) or '(no output)'))
+        return done
+
+
+def find_program(module, names):
+    for name in names:
+        path = module.get_bin_path(name)
+        if path:
+            return path
+    raise SeedFailed('neither %s found in the PATH of the target host; install mariadb-backup'
+                     % ' nor '.join(names))
+
+
+def backup_plan(module):
+    """Binaries, paths and the command lines of a mariabackup seed (checked, nothing run)."""
+    params = module.params
+    datadir = os.path.normpath(params['datadir'])
+    work_dir = os.path.normpath(params['work_dir'])
+    if not os.path.isdir(datadir):
+        raise SeedFailed('datadir %s is not a directory on the target host' % datadir)
+    entries = os.listdir(work_dir) if os.path.isdir(work_dir) else None
+    if os.path.exists(work_dir) and entries is None:
+        raise SeedFailed('work_dir %s exists and is not a directory' % work_dir)
+    problem = work_dir_problem(work_dir, entries, datadir)
+    if problem:
+        raise SeedFailed(problem)
+    try:
+        pwd.getpwnam(params['mysql_user'])
+    except KeyError:
+        raise SeedFailed('mysql_user %s is not an account of the target host' % params['mysql_user'])
+    mbstream = find_program(module, ('mbstream',))
+    mariabackup = find_program(module, ('mariabackup', 'mariadb-backup'))
+    # The backup goes into a subdirectory: --move-back moves every file of its
+    # target dir, and the marker must stay in work_dir.
+    return dict(datadir=datadir, work_dir=work_dir, backup_dir=os.path.join(work_dir, 'backup'), mbstream=mbstream,
+                mariabackup=mariabackup)
+
+
+def chown_tree(path, user):
+    entry = pwd.getpwnam(user)
+    uid, gid = entry.pw_uid, entry.pw_gid
+    os.lchown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def read_binlog_info(work_dir):
+    for name in BINLOG_INFO_FILES:
+        path = os.path.join(work_dir, name)
+        if os.path.exists(path):
+            with open(path, 'rb') as handle:
+                text = handle.read().decode('utf-8', 'replace')
+            try:
+                return parse_binlog_info(text)
+            except SeedError as exc:
+                raise SeedFailed('step binlog info: %s: %s' % (path, exc))
+    raise SeedFailed('step binlog info: the prepared backup in %s has none of %s; is binary logging on at the source?'
+                     % (work_dir, ', '.join(BINLOG_INFO_FILES)))
+
+
+def reconnect(module, deadline, clock=time.monotonic):
+    """A new connection to the target, retried (bounded) while it starts."""
+    last = None
+    for dummy in range(int(RECONNECT_TIMEOUT * 2) + 1):
+        try:
+            return connect_with_params(module.params)
+        except MariaDBConnectError as exc:
+            last = exc
+        if clock() >= deadline:
+            break
+        time.sleep(0.5)
+    raise SeedFailed('step reconnect: the target did not accept connections after start_command: %s' % last)
+
+
+def wait_stopped(module, deadline, clock=time.monotonic):
+    """Wait (bounded) until the target refuses connections after stop_command."""
+    for dummy in range(int(RECONNECT_TIMEOUT * 2) + 1):
+        try:
+            connect_with_params(module.params).close()
+        except MariaDBConnectError:
+            return
+        if clock() >= deadline:
+            break
+        time.sleep(0.5)
+    raise SeedFailed('step stop: the target still accepts connections after stop_command')
+
+
+def apply_backup_seed(module, target, source_identity, source_label, databases, plan, secrets, result):
+    """Stream, prepare, swap the datadir, restart, set gtid_slave_pos, record. Restores the old datadir on failure."""
+    params = module.params
+    started = time.monotonic()
+    step = Step(secrets, started + params['timeout'])
+    result['commands'] = step.commands
+    work_dir, datadir = plan['work_dir'], plan['datadir']
+    stamp = time.strftime('%Y%m%d%H%M%S', time.gmtime())
+    old_datadir = aside_path(datadir, OLD_DATADIR_SUFFIX, stamp)
+    if os.path.exists(old_datadir):
+        raise SeedFailed('%s exists already; try again in a second' % old_datadir)
+
+    # 1. Stream the backup into the work directory (the target server still runs).
+    if os.path.isdir(work_dir):
+        shutil.rmtree(work_dir)   # our own leftover: backup_plan checked the marker
+    os.makedirs(work_dir, 0o700)
+    with open(os.path.join(work_dir, WORK_DIR_MARKER), 'w') as handle:
+        handle.write('work directory of smooth.mariadb.seed (method mariabackup); safe to remove\n')
+    backup_dir = plan['backup_dir']
+    os.mkdir(backup_dir, 0o700)
+    logs = tempfile.mkdtemp(prefix='smooth-mariadb-seed-', dir=getattr(module, 'tmpdir', None))
+    try:
+        step.commands.append('%s | %s' % (step.show(params['backup_command']),
+                                          step.show(extract_command(plan['mbstream'], backup_dir))))
+        stream = stream_dump(params['backup_command'], extract_command(plan['mbstream'], backup_dir), logs,
+                             params['timeout'], scanner=NullScanner())
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+    failure = describe_backup_stream_failure(stream, step.secrets)
+    if failure:
+        raise SeedFailed('step stream: %s. The target was not touched; %s holds the partial stream'
+                         % (failure, work_dir))
+
+    # 2. Prepare and read the coordinates (still nothing changed on the target).
+    step.run('prepare', prepare_command(plan['mariabackup'], backup_dir))
+    gtid_pos, log_file, log_pos = read_binlog_info(backup_dir)
+
+    # 3. Swap the datadir; from the stop on, every failure restores the old one.
+    moved = False
+    try:
+        try:
+            target.connection.close()
+        except Exception:  # already gone: it is being stopped anyway
+            pass
+        step.run('stop', params['stop_command'])
+        wait_stopped(module, step.deadline)
+        os.rename(datadir, old_datadir)
+        moved = True
+        step.run('move-back', move_back_command(plan['mariabackup'], backup_dir, datadir))
+        step.commands.append('chown -R %s %s' % (params['mysql_user'], datadir))
+        chown_tree(datadir, params['mysql_user'])
+        step.run('start', params['start_command'])
+        target.connection = reconnect(module, time.monotonic() + RECONNECT_TIMEOUT)
+        running = active_connections(read_all_slaves_status(target))
+        if running:
+            raise SeedFailed('step replication: replication connections started on the seeded target (%s)'
+                             % ', '.join(running))
+        target.execute('SET SESSION sql_log_bin = 0')
+        target.execute('SET GLOBAL gtid_slave_pos = %s', (gtid_pos,))
+        tables = count_rows(target, databases, params['row_count'] == 'exact')
+        seconds = time.monotonic() - started
+        target.execute_all(record_setup_statements())
+        target.execute(*record_start_statement('mariabackup', source_label, source_identity, databases))
+        target.execute(*record_done_statement(gtid_pos, log_file, log_pos, sum(tables.values()), stream.bytes,
+                                              seconds))
+    except (SeedFailed, MariaDBQueryError, OSError) as exc:
+        message = exc.message if isinstance(exc, SeedFailed) else (
+            'step SQL: %s failed: %s' % (exc.statement, exc.message) if isinstance(exc, MariaDBQueryError)
+            else 'step %s: %s' % ('move-back' if moved else 'stop', to_native(exc)))
+        raise SeedFailed('%s. %s' % (message, restore_datadir(module, step, datadir, old_datadir, moved, stamp)),
+                         **result)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    result.update(gtid_slave_pos=gtid_pos, source_log_file=log_file, source_log_pos=log_pos, tables=tables,
+                  rows=sum(tables.values()), bytes=stream.bytes, seconds=round(seconds, 3), old_datadir=old_datadir,
+                  record=read_record(target) or {})
+    return result
+
+
+def restore_datadir(module, step, datadir, old_datadir, moved, stamp):
+    """Put the old datadir back and start the target; returns what was done, for the failure message."""
+    params = module.params
+    rescue = Step(step.secrets, time.monotonic() + RECONNECT_TIMEOUT * 2)
+    done = []
+    try:
+        if moved:
+            try:
+                connect_with_params(params).close()
+                rescue.run('rescue stop', params['stop_command'])
+                wait_stopped(module, rescue.deadline)
+            except MariaDBConnectError:
+                pass
+            if os.path.exists(datadir):
+                failed = aside_path(datadir, FAILED_DATADIR_SUFFIX, stamp)
+                os.rename(datadir, failed)
+                done.append('the failed datadir was moved to %s' % failed)
+            os.rename(old_datadir, datadir)
+            done.append('the old datadir was put back')
+        try:
+            connect_with_params(params).close()
+        except MariaDBConnectError:
+            rescue.run('rescue start', params['start_command'])
+            reconnect(module, time.monotonic() + RECONNECT_TIMEOUT).close()
+            done.append('the target was started again')
+    except (SeedFailed, OSError) as exc:
+        step.commands.extend(rescue.commands)
+        return ('Restoring the target FAILED as well (%s): %s. Check it by hand: the old datadir is %s'
+                % ('; '.join(done) or 'nothing restored', exc.message if isinstance(exc, SeedFailed)
+                   else to_native(exc), old_datadir if moved else datadir))
+    step.commands.extend(rescue.commands)
+    return 'The target was restored: %s' % ('; '.join(done) or 'its datadir was never moved, it runs')
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
     if params['method'] == 'mariabackup':
-        module.fail_json(msg='method=mariabackup is not implemented yet; use method=dump')
+        if not params['backup_command']:
+            module.fail_json(msg='method=mariabackup needs backup_command (a command run on the target host whose '
+                                 'output is the source\'s mariabackup --backup --stream=xbstream)')
+        if params['databases'] is not None:
+            module.fail_json(msg='databases cannot be used with method=mariabackup: a physical backup copies the '
+                                 'whole instance')
+        for option in ('stop_command', 'start_command'):
+            if not params[option]:
+                module.fail_json(msg='%s must not be empty' % option)
     if params['timeout'] < 1:
         module.fail_json(msg='timeout must be at least 1 second, got %d' % params['timeout'])
 
@@ -594,8 +971,11 @@ def main():
                                                                     exc.message),
                          queries=list(target.queries), changed=bool(target.queries))
     finally:
-        target_connection.close()
-        source_connection.close()
+        for connection in (target.connection, source_connection):
+            try:
+                connection.close()
+            except Exception:  # closed already (method mariabackup restarts the target)
+                pass
     result['queries'] = list(target.queries)
     module.exit_json(**result)
 

@@ -3,17 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Benchmark: smooth.mariadb.seed (method dump) of one 1,000,000-row InnoDB table.
+"""Benchmark: smooth.mariadb.seed (methods dump and mariabackup) of one 1,000,000-row InnoDB table.
 
 Starts two throw-away servers on loopback (tests/integration/mariadb_lab.py:
 32M buffer pool, innodb_flush_log_at_trx_commit=2, sync_binlog=0), fills one
 table on the source (BIGINT primary key, BIGINT shard key, ~100 bytes a row),
 runs the module through ansible-playbook and prints seconds, rows/s, MB/s,
 the SQL bytes streamed and the bytes the source sent over the wire (its
-Bytes_sent counter, compressed protocol). Not part of CI; timings are printed,
-never asserted.
+Bytes_sent counter, compressed protocol). With --method mariabackup (or both)
+a third server is seeded with a physical backup of the source (mariabackup
+run locally against the source's socket, the target stopped and started by
+scripts) and the xbstream bytes are printed. Not part of CI; timings are
+printed, never asserted.
 
-    .venv/bin/python tests/bench/bench_seed.py [--rows N] [--no-compress]
+    .venv/bin/python tests/bench/bench_seed.py [--rows N] [--no-compress] [--method dump|mariabackup|both]
 """
 
 from __future__ import annotations
@@ -27,7 +30,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'integration'))
 
-from mariadb_lab import AnsibleRunner, _collections_root, running_servers  # noqa: E402  pylint: disable=wrong-import-position
+from mariadb_lab import (  # noqa: E402  pylint: disable=wrong-import-position
+    AnsibleRunner,
+    _collections_root,
+    find_server_binaries,
+    running_servers,
+    take_back,
+    write_service_scripts,
+)
 
 TABLE_SQL = [
     'CREATE DATABASE bench',
@@ -44,16 +54,50 @@ def bytes_sent(server):
     return int(server.query("SHOW GLOBAL STATUS LIKE 'Bytes_sent'")[0]['Value'])
 
 
+def bench_mariabackup(ansible, source, target, work_dir, rows):
+    """Seed target from source with method mariabackup; print the figures; returns 1 on failure."""
+    mariadbd = find_server_binaries()[0]
+    scripts = os.path.join(work_dir, 'phy-scripts')
+    os.makedirs(scripts)
+    stop, start, dummy = write_service_scripts(target, mariadbd, scripts)
+    backup = ['mariabackup', '--no-defaults', '--backup', '--stream=xbstream', '--target-dir=%s' % scripts,
+              '--socket=%s' % source.socket, '--user=root', '--datadir=%s' % source.datadir]
+    try:
+        wall = time.monotonic()
+        result = ansible('smooth.mariadb.seed', dict(
+            target.login_args(), source_host=source.host, source_port=source.port, method='mariabackup',
+            backup_command=backup, datadir=target.datadir, work_dir=os.path.join(work_dir, 'phy-work'),
+            stop_command=[stop], start_command=[start], row_count='exact'))
+        wall = time.monotonic() - wall
+        if result.get('failed'):
+            print('seed (method mariabackup) failed: %s' % result.get('msg'))
+            return 1
+        seconds = result['seconds']
+        copied = result['tables']['bench.orders']
+        same = (source.query('CHECKSUM TABLE bench.orders')[0]['Checksum']
+                == target.query('CHECKSUM TABLE bench.orders')[0]['Checksum'])
+        print('seed (method mariabackup): %d rows (of %d) in %.2f s (module), %.2f s (ansible-playbook wall)'
+              % (copied, rows, seconds, wall))
+        print('rate: %.0f rows/s, %.1f MB/s of xbstream' % (copied / seconds, result['bytes'] / 1e6 / seconds))
+        print('bytes: %d xbstream streamed into mbstream; old datadir kept at %s' % (result['bytes'], result['old_datadir']))
+        print('coordinates: gtid_slave_pos=%s, %s:%s; checksums equal: %s'
+              % (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos'], same))
+    finally:
+        take_back(target, mariadbd, stop)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--rows', type=int, default=1000000)
     parser.add_argument('--no-compress', action='store_true')
+    parser.add_argument('--method', choices=['dump', 'mariabackup', 'both'], default='both')
     args = parser.parse_args()
 
     collections_root, temp_root = _collections_root()
     work_dir = tempfile.mkdtemp(prefix='smooth-mariadb-bench-')
     try:
-        with running_servers([('src', 21, 21, 1), ('dst', 22, 22, 2)]) as (source, target):
+        with running_servers([('src', 21, 21, 1), ('dst', 22, 22, 2), ('phy', 23, 23, 1)]) as (source, target, third):
             started = time.monotonic()
             connection = source.root_connection()
             with connection.cursor() as cursor:
@@ -70,6 +114,11 @@ def main():
                   % (args.rows, time.monotonic() - started, size['size'] / 1e6, size['avg']))
 
             ansible = AnsibleRunner(work_dir, collections_root)
+            if args.method in ('mariabackup', 'both'):
+                if bench_mariabackup(ansible, source, third, work_dir, args.rows):
+                    return 1
+            if args.method == 'mariabackup':
+                return 0
             sent_before = bytes_sent(source)
             wall = time.monotonic()
             result = ansible('smooth.mariadb.seed', dict(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -111,7 +112,14 @@ class MariaDBServer(object):
                                % (self.name, done.returncode, done.stdout.decode('utf-8', 'replace')[-3000:]))
 
     def start(self, mariadbd):
-        command = [
+        command = self.start_argv(mariadbd)
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+        self._wait_started()
+
+    def start_argv(self, mariadbd):
+        """The mariadbd command line of this server (what start() runs)."""
+        return [
             mariadbd, '--no-defaults',
             '--datadir=%s' % self.datadir,
             '--socket=%s' % self.socket,
@@ -135,8 +143,8 @@ class MariaDBServer(object):
             '--performance-schema=OFF',
             '--max-connections=40',
         ] + self._run_as()
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _wait_started(self):
         deadline = time.monotonic() + START_TIMEOUT
         last_error = None
         while time.monotonic() < deadline:
@@ -470,3 +478,51 @@ class BackgroundWriter(threading.Thread):
     def stop(self):
         self.stop_event.set()
         self.join(timeout=30)
+
+
+# -- Helpers for the seed tests of method mariabackup (a server stopped and started by scripts) --
+
+STOP_SCRIPT = """#!/bin/sh
+# Stop the test server {name}: SIGTERM to the pid of its pid file, then wait
+# (at most {seconds} s) until the process is gone or a zombie of the test run.
+[ -f {pid_file} ] || exit 0
+pid=$(cat {pid_file})
+kill -TERM "$pid" 2>/dev/null || exit 0
+i=0
+while [ $i -lt {tries} ]; do
+  if [ ! -e /proc/$pid ] || grep -q '^State:[[:space:]]*Z' /proc/$pid/status 2>/dev/null; then exit 0; fi
+  sleep 0.1
+  i=$((i + 1))
+done
+echo "mariadbd $pid ({name}) did not stop within {seconds} s" >&2
+exit 1
+"""
+
+START_SCRIPT = """#!/bin/sh
+# Start the test server {name} detached, with the command line MariaDBServer.start uses.
+# When {fail_once} exists, remove it and fail instead (to test the module's rescue).
+if [ -e {fail_once} ]; then rm -f {fail_once}; echo "start refused once by the test" >&2; exit 3; fi
+setsid {argv} </dev/null >/dev/null 2>&1 &
+exit 0
+"""
+
+
+def write_service_scripts(server, mariadbd, directory):
+    """Write stop/start scripts for server; returns (stop, start, fail_once flag path)."""
+    paths = dict((name, os.path.join(directory, name)) for name in ('stop.sh', 'start.sh', 'fail-once'))
+    values = dict(name=server.name, pid_file=shlex.quote(server.pid_file), seconds=int(STOP_TIMEOUT),
+                  tries=int(STOP_TIMEOUT * 10), fail_once=shlex.quote(paths['fail-once']),
+                  argv=' '.join(shlex.quote(arg) for arg in server.start_argv(mariadbd)))
+    for name, text in (('stop.sh', STOP_SCRIPT), ('start.sh', START_SCRIPT)):
+        with open(paths[name], 'w') as handle:
+            handle.write(text.format(**values))
+        os.chmod(paths[name], 0o755)
+    return paths['stop.sh'], paths['start.sh'], paths['fail-once']
+
+
+def take_back(server, mariadbd, stop_script):
+    """After scripts restarted server outside this process: stop it and start it as start() does again."""
+    subprocess.run([stop_script], timeout=STOP_TIMEOUT + 10, check=True)
+    if server.process is not None:
+        server.process.poll()   # reap the first process if the scripts stopped it
+    server.start(mariadbd)

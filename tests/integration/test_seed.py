@@ -14,10 +14,19 @@ coordinates match exactly.
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
-from mariadb_lab import ADMIN_PASSWORD, BackgroundWriter, checksum_tables, wipe_server
+from mariadb_lab import (
+    ADMIN_PASSWORD,
+    BackgroundWriter,
+    checksum_tables,
+    find_server_binaries,
+    take_back,
+    wipe_server,
+    write_service_scripts,
+)
 
 MODULE = 'smooth.mariadb.seed'
 TABLES = ['crm.customers', 'shop.audit', 'shop.blobs', 'shop.orders']
@@ -243,3 +252,123 @@ def test_wrong_password_and_failed_dump(ansible, seed_source, target):
     assert retried['changed'] is True and retried['record']['state'] == 'seeded'
     assert 'resuming a failed seed from server_id 11' in retried.output
     assert variable(c, 'gtid_slave_pos') == retried['gtid_slave_pos']
+
+
+# -- method mariabackup: a's physical backup moved into c, which is stopped and started by scripts --
+
+def backup_args(target, source, tmp_path, stop, start, **extra):
+    """mariabackup runs locally against a's socket as root (normal authentication, no password)."""
+    backup = ['mariabackup', '--no-defaults', '--backup', '--stream=xbstream', '--target-dir=%s' % tmp_path,
+              '--socket=%s' % source.socket, '--user=root', '--datadir=%s' % source.datadir]
+    return seed_args(target, source, method='mariabackup', backup_command=backup, datadir=target.datadir,
+                     work_dir=str(tmp_path / 'work'), stop_command=[stop], start_command=[start], **extra)
+
+
+def aside_dirs(server, kind):
+    parent, base = os.path.split(server.datadir)
+    return sorted(name for name in os.listdir(parent) if name.startswith(base + kind))
+
+
+def test_mariabackup_check_mode_seed_replicate_and_rerun(ansible, seed_source, target, tmp_path):
+    a, c = seed_source, target
+    mariadbd = find_server_binaries()[0]
+    stop, start, dummy = write_service_scripts(c, mariadbd, str(tmp_path))
+    args = backup_args(c, a, tmp_path, stop, start)
+    try:
+        checked = ansible(MODULE, args, check=True)
+        assert checked.get('failed') is not True, checked.get('msg')
+        assert checked['changed'] is True and checked['queries'] == [] and checked['old_datadir'] == ''
+        assert checked['commands'][0].startswith('mariabackup --no-defaults --backup --stream=xbstream ')
+        assert checked['commands'][0].endswith(' | /usr/bin/mbstream -x -C %s/backup' % args['work_dir'])
+        assert checked['commands'][2:] == [stop, '/usr/bin/mariabackup --move-back --target-dir=%s/backup --datadir=%s'
+                                           % (args['work_dir'], c.datadir), 'chown -R mysql %s' % c.datadir, start]
+        assert c.process.poll() is None and user_schemas(c) == [] and variable(c, 'gtid_slave_pos') == ''
+        assert not os.path.exists(args['work_dir'])
+
+        expected = checksum_tables(a, TABLES)
+        source_pos = variable(a, 'gtid_binlog_pos')
+        seeded = ansible(MODULE, args)
+        assert seeded.get('failed') is not True, seeded.get('msg')
+        assert seeded['changed'] is True and seeded['method'] == 'mariabackup'
+        # c runs again (started by the script), holds a's rows, and its position is the backup's.
+        assert checksum_tables(c, TABLES) == expected
+        gtid = seeded['gtid_slave_pos']
+        assert gtid == source_pos and gtid.startswith('1-11-')
+        assert a.query('SELECT BINLOG_GTID_POS(%s, %s) AS p', (seeded['source_log_file'], seeded['source_log_pos'])
+                       )[0]['p'] == gtid
+        assert variable(c, 'gtid_slave_pos') == gtid and variable(c, 'gtid_binlog_pos') == ''
+        assert variable(c, 'server_id') == 13
+        assert seeded['bytes'] > 1000000 and seeded['seconds'] > 0
+        assert seeded['tables']['shop.orders'] == c.query('SELECT COUNT(*) AS n FROM shop.orders')[0]['n'] >= 601
+        assert seeded['rows'] == sum(seeded['tables'].values())
+        # The old datadir is kept, renamed; the work directory is gone.
+        assert seeded['old_datadir'].startswith(c.datadir + '.smooth-before-seed-')
+        assert os.path.isfile(os.path.join(seeded['old_datadir'], 'mysql', 'user.frm')) or \
+            os.path.isdir(os.path.join(seeded['old_datadir'], 'mysql'))
+        assert os.path.basename(seeded['old_datadir']) in aside_dirs(c, '.smooth-before-seed-')
+        assert not os.path.exists(args['work_dir']) and not os.path.exists(os.path.join(c.datadir, '.smooth-mariadb-seed'))
+        assert os.stat(os.path.join(c.datadir, 'ibdata1')).st_uid == os.stat(c.dir).st_uid
+        record = seeded['record']
+        assert record['state'] == 'seeded' and record['method'] == 'mariabackup' and record['gtid_pos'] == gtid
+        assert record['bytes_streamed'] == seeded['bytes'] and record['log_pos'] == seeded['source_log_pos']
+        assert seeded['queries'][:2] == ['SET SESSION sql_log_bin = 0', "SET GLOBAL gtid_slave_pos = '%s'" % gtid]
+        assert_no_secret(seeded)
+
+        # Replicate from the returned position: new rows of a arrive.
+        replicated = ansible('smooth.mariadb.replication', dict(
+            c.login_args(), **a.source_args(connection_name='seed', state='started', gtid_slave_pos=gtid)))
+        assert replicated.get('failed') is not True, replicated.get('msg')
+        a.query('CALL shop.add_order(400000)')
+        a.query("INSERT INTO crm.customers (id, name) VALUES (4, 'after backup seed')")
+        caught_up = ansible('smooth.mariadb.replication_wait', dict(c.login_args(), timeout=30))
+        assert caught_up.get('failed') is not True, caught_up.get('msg')
+        assert c.query('SELECT note FROM shop.orders WHERE id = 400000') == [{'note': 'by procedure'}]
+        assert checksum_tables(c, TABLES) == checksum_tables(a, TABLES)
+
+        again = ansible(MODULE, args)
+        assert again.get('failed') is not True, again.get('msg')
+        assert again['changed'] is False and again['queries'] == [] and again['gtid_slave_pos'] == gtid
+        assert again['bytes'] == seeded['bytes']
+    finally:
+        take_back(c, mariadbd, stop)
+
+
+def test_mariabackup_failed_start_restores_the_target(ansible, seed_source, target, tmp_path):
+    a, c = seed_source, target
+    mariadbd = find_server_binaries()[0]
+    stop, start, fail_once = write_service_scripts(c, mariadbd, str(tmp_path))
+    c.setup_sql(['CREATE DATABASE legacy', 'CREATE TABLE legacy.t (id INT PRIMARY KEY)', 'INSERT INTO legacy.t VALUES (7)'])
+    args = backup_args(c, a, tmp_path, stop, start)
+    kept_before = aside_dirs(c, '.smooth-before-seed-')   # other tests' leftovers
+    failed_before = aside_dirs(c, '.smooth-failed-seed-')
+    try:
+        refused = ansible(MODULE, args)
+        assert refused.get('failed') is True and 'the target already holds user data in legacy' in refused['msg']
+        assert c.process.poll() is None
+
+        os.makedirs(args['work_dir'])
+        with open(os.path.join(args['work_dir'], 'precious'), 'w') as handle:
+            handle.write('x')
+        foreign = ansible(MODULE, dict(args, force=True))
+        assert foreign.get('failed') is True
+        assert 'work_dir %s exists and is not empty (precious)' % args['work_dir'] in foreign['msg']
+        os.remove(os.path.join(args['work_dir'], 'precious'))
+
+        open(fail_once, 'w').close()
+        failed = ansible(MODULE, dict(args, force=True))
+        assert failed.get('failed') is True
+        assert 'force: the target holds user data in legacy; its whole datadir is replaced' in failed.output
+        assert failed['msg'].startswith('Seeding %s:%d from %s:%d: step start: %s failed with exit code 3: '
+                                        'start refused once by the test. The target was restored: the failed '
+                                        'datadir was moved to %s.smooth-failed-seed-'
+                                        % (c.host, c.port, a.host, a.port, start, c.datadir))
+        assert failed['msg'].endswith('; the old datadir was put back; the target was started again')
+        # c is back, as it was: its own data, no copy of a, no position.
+        assert c.query('SELECT id FROM legacy.t') == [{'id': 7}]
+        assert 'shop' not in user_schemas(c) and variable(c, 'gtid_slave_pos') == ''
+        assert aside_dirs(c, '.smooth-before-seed-') == kept_before
+        assert len(aside_dirs(c, '.smooth-failed-seed-')) == len(failed_before) + 1
+        assert os.path.isfile(os.path.join(args['work_dir'], '.smooth-mariadb-seed'))
+        assert_no_secret(failed)
+    finally:
+        take_back(c, mariadbd, stop)

@@ -18,10 +18,18 @@ import pytest
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import render_statement
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     CoordinateScanner,
+    NullScanner,
     SeedError,
     StreamResult,
+    aside_path,
+    describe_backup_stream_failure,
     describe_stream_failure,
     dump_command,
+    extract_command,
+    move_back_command,
+    parse_binlog_info,
+    prepare_command,
+    work_dir_problem,
     option_file_text,
     plan_seed,
     quote_option_value,
@@ -309,3 +317,85 @@ class TestStream(object):
     def test_no_coordinates(self):
         result = StreamResult(10, 0.1, 0, 0, '', '', False, 'the dump does not hold exactly one snapshot position')
         assert describe_stream_failure(result) == 'the dump does not hold exactly one snapshot position'
+
+
+# -- method mariabackup --------------------------------------------------------
+
+@pytest.mark.parametrize('text, expected', [
+    ('mysql-bin.000003\t1234\t1-11-600\n', ('1-11-600', 'mysql-bin.000003', 1234)),
+    ('mysql-bin.000003\t1234\t0-1-5,1-11-600\n', ('0-1-5,1-11-600', 'mysql-bin.000003', 1234)),
+    ('\nbin.000001\t4\n\n', ('', 'bin.000001', 4)),
+    ('mysql-bin.000003\t1234\t\n', ('', 'mysql-bin.000003', 1234)),
+])
+def test_parse_binlog_info(text, expected):
+    assert parse_binlog_info(text) == expected
+
+
+@pytest.mark.parametrize('text, message', [
+    ('', 'holds 0 lines'),
+    ('a\t1\t1-1-1\nb\t2\t1-1-2\n', 'holds 2 lines'),
+    ('mysql-bin.000003 1234 1-11-600', 'expected "file<TAB>offset<TAB>gtid"'),
+    ('mysql-bin.000003\tx\t1-11-600', 'expected "file<TAB>offset<TAB>gtid"'),
+    ('mysql-bin.000003\t12\t1-11', "invalid GTID position '1-11'"),
+    ('mysql-bin.000003\t12\t1-11-6\textra', 'expected "file<TAB>offset<TAB>gtid"'),
+])
+def test_parse_binlog_info_refuses(text, message):
+    with pytest.raises(SeedError, match=message.replace('(', '\\(')):
+        parse_binlog_info(text)
+
+
+@pytest.mark.parametrize('path, entries, problem', [
+    ('/var/lib/smooth-mariadb-seed', None, None),
+    ('/var/lib/smooth-mariadb-seed', [], None),
+    ('/var/lib/smooth-mariadb-seed', ['.smooth-mariadb-seed', 'backup'], None),
+    ('/var/lib/smooth-mariadb-seed', ['backup', 'notes'],
+     'work_dir /var/lib/smooth-mariadb-seed exists and is not empty (backup, notes); it is not a leftover'),
+    ('/var/lib/mysql/seed', None, 'must not be inside the datadir /var/lib/mysql nor contain it'),
+    ('/var/lib/mysql/', None, 'must not be inside the datadir'),
+    ('/var/lib', None, 'must not be inside the datadir /var/lib/mysql nor contain it'),
+    ('/var/lib/mysql-seed', None, None),
+])
+def test_work_dir_problem(path, entries, problem):
+    found = work_dir_problem(path, entries, '/var/lib/mysql')
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in found
+
+
+def test_backup_commands_and_paths():
+    assert extract_command('/usr/bin/mbstream', '/w/backup') == ['/usr/bin/mbstream', '-x', '-C', '/w/backup']
+    assert prepare_command('/usr/bin/mariabackup', '/w/backup') == ['/usr/bin/mariabackup', '--prepare',
+                                                                    '--target-dir=/w/backup']
+    assert move_back_command('mariabackup', '/w/backup', '/var/lib/mysql') == [
+        'mariabackup', '--move-back', '--target-dir=/w/backup', '--datadir=/var/lib/mysql']
+    assert aside_path('/var/lib/mysql/', '.smooth-before-seed-', '20260101120000') == \
+        '/var/lib/mysql.smooth-before-seed-20260101120000'
+    scanner = NullScanner()
+    scanner.feed(b'anything')
+    assert scanner.result() is None
+
+
+@pytest.mark.parametrize('fields, message', [
+    ((10, 1.0, 0, 0, '', '', False), None),
+    ((10, 1.0, -9, -9, '', '', True), 'the backup stream did not finish within the timeout; backup_command and '
+                                      'mbstream were killed after 10 bytes'),
+    ((10, 1.0, -9, 1, '', 'mbstream: bad header', False), 'mbstream (extract) failed with exit code 1 after 10 '
+                                                          'bytes: mbstream: bad header'),
+    ((0, 1.0, 255, 0, 'Permission denied (publickey) for Secret-1', '', False),
+     'backup_command failed with exit code 255 after 0 bytes: Permission denied (publickey) for ********'),
+    ((0, 1.0, 0, 0, '', '', False), 'backup_command wrote nothing to its standard output'),
+])
+def test_describe_backup_stream_failure(fields, message):
+    found = describe_backup_stream_failure(StreamResult(*(fields + (None,))), secrets=['Secret-1'])
+    if message is None:
+        assert found is None
+    else:
+        assert found.startswith(message)
+
+
+def test_plan_seed_force_warning_of_a_whole_instance_seed():
+    plan = plan_seed(None, SOURCE, ['legacy'], force=True, whole_instance=True)
+    assert plan.action == 'seed'
+    assert plan.warnings == ['force: the target holds user data in legacy; its whole datadir is replaced (the old '
+                             'one is kept, renamed)']

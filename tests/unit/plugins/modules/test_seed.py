@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import SqlSession
@@ -69,6 +71,9 @@ class FakeServer(object):
 
     def cursor(self):
         return FakeCursor(self)
+
+    def close(self):
+        pass
 
     def answer(self, sql, params):
         self.statements.append((sql, params))
@@ -236,3 +241,93 @@ def test_nothing_to_copy_reads_the_position_directly():
     assert (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos']) == \
         ('1-11-3', 'mysql-bin.000003', 777)
     assert result['databases'] == [] and result['bytes'] == 0
+
+
+# -- method mariabackup -------------------------------------------------------
+
+FAKE_MARIABACKUP = """#!/bin/sh
+# --prepare writes the binlog info into --target-dir; --move-back fails like a full disk.
+for arg in "$@"; do case "$arg" in --target-dir=*) dir="${arg#--target-dir=}";; esac; done
+case "$1" in
+  --prepare) printf 'mysql-bin.000009\\t777\\t1-11-42\\n' > "$dir/xtrabackup_binlog_info";;
+  --move-back) echo "[ERROR] cannot move: No space left on device (Secret-pw-1)" >&2; exit 1;;
+esac
+"""
+
+
+def backup_module(tmp_path, check_mode=False, **extra):
+    datadir = tmp_path / 'data'
+    datadir.mkdir(exist_ok=True)
+    (datadir / 'ibdata1').write_text('old')
+    params = dict(method='mariabackup', datadir=str(datadir), work_dir=str(tmp_path / 'work'),
+                  backup_command=['sh', '-c', 'printf xbstream-bytes; echo password=Secret-pw-1 >&2'],
+                  stop_command=['true'], start_command=['true'], mysql_user='root')
+    params.update(extra)
+    return FakeModule(check_mode=check_mode, **params)
+
+
+def test_mariabackup_check_mode_plans_and_touches_nothing(tmp_path):
+    module = backup_module(tmp_path, check_mode=True,
+                           backup_command=['ssh', 'root@db0a', 'mariabackup --backup --password=Secret-pw-1'])
+    source = FakeServer(11, schemas=['mysql', 'shop'], estimates=[('shop', 'orders', 990)])
+    target = FakeServer(21)
+    result = run(module, source, target)
+    work = str(tmp_path / 'work')
+    assert result['changed'] is True and result['rows'] == 990 and result['old_datadir'] == ''
+    assert result['commands'] == [
+        "ssh root@db0a 'mariabackup --backup --password=********' | /usr/bin/mbstream -x -C %s/backup" % work,
+        '/usr/bin/mariabackup --prepare --target-dir=%s/backup' % work,
+        'true',
+        '/usr/bin/mariabackup --move-back --target-dir=%s/backup --datadir=%s' % (work, tmp_path / 'data'),
+        'chown -R root %s' % (tmp_path / 'data'),
+        'true',
+    ]
+    assert target.executed() == [] and not os.path.exists(work)
+
+
+@pytest.mark.parametrize('setup, message', [
+    ('foreign', 'exists and is not empty (notes); it is not a leftover of this module'),
+    ('inside', 'must not be inside the datadir'),
+    ('nouser', 'mysql_user no-such-user-x is not an account of the target host'),
+])
+def test_mariabackup_refuses_work_dir_and_user(tmp_path, setup, message):
+    extra = {}
+    if setup == 'foreign':
+        (tmp_path / 'work').mkdir()
+        (tmp_path / 'work' / 'notes').write_text('x')
+    elif setup == 'inside':
+        extra['work_dir'] = str(tmp_path / 'data' / 'seed')
+    else:
+        extra['mysql_user'] = 'no-such-user-x'
+    with pytest.raises(mod.SeedFailed, match=message.replace('(', '\\(').replace(')', '\\)')):
+        run(backup_module(tmp_path, **extra), FakeServer(11, schemas=['shop']), FakeServer(21))
+
+
+def test_mariabackup_failed_move_back_restores_the_old_datadir(tmp_path, monkeypatch):
+    fake = tmp_path / 'mariabackup'
+    fake.write_text(FAKE_MARIABACKUP)
+    fake.chmod(0o755)
+    module = backup_module(tmp_path)
+    monkeypatch.setattr(module, 'get_bin_path', lambda name: str(fake) if name == 'mariabackup' else '/bin/' + name)
+    monkeypatch.setattr(mod, 'extract_command', lambda binary, directory: ['sh', '-c', 'cat > "$0/stream"', directory])
+    monkeypatch.setattr(mod, 'wait_stopped', lambda module, deadline: None)
+
+    def stopped(params):
+        raise mod.MariaDBConnectError('refused')
+
+    restarted = []
+    monkeypatch.setattr(mod, 'connect_with_params', stopped)
+    monkeypatch.setattr(mod, 'reconnect', lambda module, deadline: restarted.append(1) or FakeServer(21))
+    target = FakeServer(21)
+    with pytest.raises(mod.SeedFailed) as caught:
+        run(module, FakeServer(11, schemas=['shop']), target)
+    message = caught.value.message
+    assert message.startswith('step move-back: %s --move-back --target-dir=%s/backup --datadir=%s failed with exit '
+                              'code 1: [ERROR] cannot move: No space left on device (********). The target was '
+                              'restored: the old datadir was put back; the target was started again'
+                              % (fake, tmp_path / 'work', tmp_path / 'data'))
+    assert (tmp_path / 'data' / 'ibdata1').read_text() == 'old'
+    assert sorted(os.listdir(str(tmp_path))) == ['data', 'mariabackup', 'work']
+    assert (tmp_path / 'work' / 'backup' / 'stream').read_text() == 'xbstream-bytes'
+    assert (tmp_path / 'work' / '.smooth-mariadb-seed').exists() and restarted == [1]
+    assert target.executed() == [] and 'Secret-pw-1' not in repr(caught.value.extra)
