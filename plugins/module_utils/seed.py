@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -563,6 +564,23 @@ def work_dir_problem(path, entries, datadir):
         return ('work_dir %s exists and is not empty (%s); it is not a leftover of this module (no %s file). '
                 'Remove it or choose another work_dir' % (path, ', '.join(sorted(entries)[:5]), WORK_DIR_MARKER))
     return None
+
+
+def move_contents(source, destination):
+    """Move every entry of directory ``source`` into the new directory
+    ``destination`` (same mode and owner as ``source``), leaving ``source``
+    itself in place, empty.
+
+    A datadir is often a mount point (its own disk) and, in containers, an
+    overlay directory: renaming it fails (EXDEV/EBUSY), moving its entries
+    does not (shutil.move copies across filesystems and removes an entry
+    only once it is fully copied).
+    """
+    info = os.stat(source)
+    os.mkdir(destination, info.st_mode & 0o7777)
+    os.chown(destination, info.st_uid, info.st_gid)
+    for name in sorted(os.listdir(source)):
+        shutil.move(os.path.join(source, name), os.path.join(destination, name))
 
 
 def aside_path(datadir, suffix, stamp):

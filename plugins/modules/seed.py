@@ -73,7 +73,7 @@ options:
       - V(dump) copies with C(mariadb-dump) piped into C(mariadb).
       - V(mariabackup) copies the whole source instance with a physical backup streamed from the source
         (O(backup_command)), prepared in O(work_dir) and moved into O(datadir) of the stopped target.
-        The previous datadir is kept, renamed (see RV(old_datadir)).
+        The previous datadir's content is kept, moved aside (see RV(old_datadir)).
     type: str
     choices: [dump, mariabackup]
     default: dump
@@ -144,8 +144,10 @@ options:
     elements: str
   datadir:
     description:
-      - Method V(mariabackup) - the target server's data directory. It is renamed to
+      - Method V(mariabackup) - the target server's data directory. Its content is moved into
         C(<datadir>.smooth-before-seed-<UTC timestamp>), never deleted; the operator removes it once satisfied.
+        The directory itself stays (it may be a mount point, which cannot be renamed); across filesystems the
+        move copies.
     type: path
     default: /var/lib/mysql
   work_dir:
@@ -201,14 +203,14 @@ notes:
     another server_id); O(backup_command) piped through the module into C(mbstream -x) in C(<work_dir>/backup) (bytes
     counted, bounded by O(timeout)); C(mariabackup --prepare); the coordinates from the backup's
     C(xtrabackup_binlog_info) (MariaDB 10.11; C(mariadb_backup_binlog_info) in later versions); O(stop_command);
-    O(datadir) renamed aside; C(mariabackup --move-back); C(chown -R) O(mysql_user); O(start_command); reconnect;
+    the content of O(datadir) moved aside; C(mariabackup --move-back); C(chown -R) O(mysql_user); O(start_command); reconnect;
     C(gtid_slave_pos) set; the seed record written with C(sql_log_bin=0); O(work_dir) removed."
   - "Method V(mariabackup) copies the whole instance, including the C(mysql) schema: after the seed the target
     has the source's accounts, passwords and grants (the C(login_*) account must exist on the source too), and
     the source's own C(smooth_mariadb) tables. Its binary log starts empty. O(force) lets it replace a target
-    holding user data (the old datadir is kept renamed)."
+    holding user data (the old datadir content is kept, moved aside)."
   - "When a step after O(stop_command) fails, the module stops the target if it runs, moves the failed datadir to
-    C(<datadir>.smooth-failed-seed-<timestamp>), renames the old datadir back, starts the target and fails
+    C(<datadir>.smooth-failed-seed-<timestamp>), moves the old content back, starts the target and fails
     naming the step, the command's error output (passwords masked) and that the target was restored."
 seealso:
   - module: smooth.mariadb.replication
@@ -313,7 +315,7 @@ rows:
   type: int
 old_datadir:
   description:
-    - Method V(mariabackup) - where the target's previous datadir was renamed to; the operator removes it.
+    - Method V(mariabackup) - where the content of the target's previous datadir was moved to; the operator removes it.
     - Empty for method V(dump), in check mode and when unchanged.
   returned: always
   type: str
@@ -389,6 +391,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     NullScanner,
     SeedError,
     aside_path,
+    move_contents,
     describe_backup_stream_failure,
     describe_stream_failure,
     dump_command,
@@ -872,7 +875,7 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
             pass
         step.run('stop', params['stop_command'])
         wait_stopped(module, step.deadline)
-        os.rename(datadir, old_datadir)
+        move_contents(datadir, old_datadir)
         moved = True
         step.run('move-back', move_back_command(plan['mariabackup'], backup_dir, datadir))
         step.commands.append('chown -R %s %s' % (params['mysql_user'], datadir))
@@ -917,11 +920,13 @@ def restore_datadir(module, step, datadir, old_datadir, moved, stamp):
                 wait_stopped(module, rescue.deadline)
             except MariaDBConnectError:
                 pass
-            if os.path.exists(datadir):
+            if os.listdir(datadir):
                 failed = aside_path(datadir, FAILED_DATADIR_SUFFIX, stamp)
-                os.rename(datadir, failed)
+                move_contents(datadir, failed)
                 done.append('the failed datadir was moved to %s' % failed)
-            os.rename(old_datadir, datadir)
+            for name in sorted(os.listdir(old_datadir)):
+                shutil.move(os.path.join(old_datadir, name), os.path.join(datadir, name))
+            os.rmdir(old_datadir)
             done.append('the old datadir was put back')
         try:
             connect_with_params(params).close()
