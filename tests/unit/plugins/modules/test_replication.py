@@ -16,26 +16,13 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
 from ansible_collections.smooth.mariadb.plugins.modules import replication as mod
 from ansible_collections.smooth.mariadb.plugins.modules import replication_info as info_mod
 
+from .module_standin import FailJson, ModuleStandIn
+
 from ..module_utils.test_replication import running_row
 
 
-class FailJson(Exception):
-    pass
-
-
-class FakeModule(object):
-    def __init__(self, check_mode=False, diff=False, **params):
-        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
-        self.params.update(params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings = []
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    def warn(self, message):
-        self.warnings.append(message)
+class FakeModule(ModuleStandIn):
+    ARGUMENT_SPEC = staticmethod(mod.argument_spec)
 
 
 class FakeSession(object):

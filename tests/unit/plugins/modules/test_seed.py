@@ -14,20 +14,15 @@ import pytest
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import SqlSession
 from ansible_collections.smooth.mariadb.plugins.modules import seed as mod
 
+from .module_standin import ModuleStandIn
+
 VERSION = '10.11.19-MariaDB-0+deb12u1-log'
 
 
-class FakeModule(object):
-    def __init__(self, check_mode=False, **params):
-        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
-        self.params.update(dict(source_host='10.0.0.11', login_host='10.0.0.21', login_user='admin',
-                                login_password='Secret-pw-1', config_file=''))
-        self.params.update(params)
-        self.check_mode = check_mode
-        self.warnings = []
-
-    def warn(self, message):
-        self.warnings.append(message)
+class FakeModule(ModuleStandIn):
+    ARGUMENT_SPEC = staticmethod(mod.argument_spec)
+    DEFAULTS = dict(source_host='10.0.0.11', login_host='10.0.0.21', login_user='admin',
+                    login_password='Secret-pw-1', config_file='')
 
     def get_bin_path(self, name):
         return '/usr/bin/%s' % name

@@ -15,26 +15,13 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import Mari
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import TableSpec
 from ansible_collections.smooth.mariadb.plugins.modules import shard_purge as mod
 
-
-class FailJson(Exception):
-    pass
+from .module_standin import FailJson, ModuleStandIn
 
 
-class FakeModule(object):
-    def __init__(self, check_mode=False, diff=False, **params):
-        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
-        self.params.update(login_host='10.0.0.1', login_port=3306, tables=['shop.orders'], key_column='customer_id',
-                           modulus=2, owned_residues=[0])
-        self.params.update(params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings = []
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    def warn(self, message):
-        self.warnings.append(message)
+class FakeModule(ModuleStandIn):
+    ARGUMENT_SPEC = staticmethod(mod.argument_spec)
+    DEFAULTS = dict(login_host='10.0.0.1', login_port=3306, tables=['shop.orders'], key_column='customer_id',
+                    modulus=2, owned_residues=[0])
 
 
 class FakeClock(object):

@@ -16,26 +16,13 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import rend
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import TableSpec, baseline_document
 from ansible_collections.smooth.mariadb.plugins.modules import shard_verify as mod
 
-
-class FailJson(Exception):
-    pass
+from .module_standin import ModuleStandIn
 
 
-class FakeModule(object):
-    def __init__(self, check_mode=False, diff=False, **params):
-        self.params = dict((name, spec.get('default')) for name, spec in mod.argument_spec().items())
-        self.params.update(servers=[dict(name='a', login_host='10.0.0.1'), dict(name='b', login_host='10.0.0.2')],
-                           tables=['shop.orders'], key_column='customer_id', mode='record')
-        self.params.update(params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self.warnings = []
-
-    def fail_json(self, **kwargs):
-        raise FailJson(kwargs)
-
-    def warn(self, message):
-        self.warnings.append(message)
+class FakeModule(ModuleStandIn):
+    ARGUMENT_SPEC = staticmethod(mod.argument_spec)
+    DEFAULTS = dict(servers=[dict(name='a', login_host='10.0.0.1'), dict(name='b', login_host='10.0.0.2')],
+                    tables=['shop.orders'], key_column='customer_id', mode='record')
 
     def atomic_move(self, source, destination):
         os.rename(source, destination)
