@@ -588,13 +588,18 @@ def run_seed(module, target, source, target_label, source_label):
     result['changed'] = True
 
     if module.check_mode:
-        result['tables'] = dict(('%s.%s' % (schema, name), estimate)
-                                for schema, name, estimate in list_tables(source, databases))
-        result['rows'] = sum(result['tables'].values())
-        return result
+        return with_estimates(result, source, databases)
 
     return apply_seed(module, target, source, source_identity, source_label, databases, dump_bin, client_bin,
                       secrets, result)
+
+
+def with_estimates(result, source, databases):
+    """Check mode: the tables and rows that would be copied, from the source's statistics."""
+    result['tables'] = dict(('%s.%s' % (schema, name), estimate)
+                            for schema, name, estimate in list_tables(source, databases))
+    result['rows'] = sum(result['tables'].values())
+    return result
 
 
 def run_backup_seed(module, target, source, source_identity, source_label, databases, secrets, result):
@@ -613,10 +618,7 @@ def run_backup_seed(module, target, source, source_identity, source_label, datab
     ]
     result['changed'] = True
     if module.check_mode:
-        result['tables'] = dict(('%s.%s' % (schema, name), estimate)
-                                for schema, name, estimate in list_tables(source, databases))
-        result['rows'] = sum(result['tables'].values())
-        return result
+        return with_estimates(result, source, databases)
     return apply_backup_seed(module, target, source_identity, source_label, databases, plan, secrets, result)
 
 
