@@ -13,6 +13,7 @@ current GTID position, so nothing written by earlier tests is replayed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
@@ -96,21 +97,32 @@ def count(server, sql):
     return list(server.query(sql)[0].values())[0]
 
 
-@pytest.fixture
-def shard_db(servers, waiter):
-    """A fresh database with the three tables on A and B; replication reset and dropped afterwards."""
+@contextlib.contextmanager
+def scratch_database(servers, waiter, prefix):
+    """A fresh database name for A and B, with no binlog dump thread left over from
+    earlier tests; afterwards replication is reset, dump threads ended and the
+    database dropped on both."""
     a, b = servers.a, servers.b
     for server in (a, b):
         kill_dump_threads(server, waiter)
-    db = 'purge_%s' % uuid.uuid4().hex[:8]
-    for server in (a, b):
-        create_tables(server, db)
-    yield db
-    for server in (a, b):
-        server.reset_replication()
-    for server in (a, b):
-        kill_dump_threads(server, waiter)
-        server.setup_sql(['DROP DATABASE IF EXISTS %s' % db])
+    db = '%s_%s' % (prefix, uuid.uuid4().hex[:8])
+    try:
+        yield db
+    finally:
+        for server in (a, b):
+            server.reset_replication()
+        for server in (a, b):
+            kill_dump_threads(server, waiter)
+            server.setup_sql(['DROP DATABASE IF EXISTS %s' % db])
+
+
+@pytest.fixture
+def shard_db(servers, waiter):
+    """A fresh database with the three tables on A and B; replication reset and dropped afterwards."""
+    with scratch_database(servers, waiter, 'purge') as db:
+        for server in (servers.a, servers.b):
+            create_tables(server, db)
+        yield db
 
 
 def purge_args(server, db, **extra):

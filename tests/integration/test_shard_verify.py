@@ -15,12 +15,11 @@ copied into the wrong shard must be caught.
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
 from mariadb_lab import ADMIN_PASSWORD
-from test_shard_purge import caught_up, count, create_tables, kill_dump_threads, replicate, running
+from test_shard_purge import caught_up, count, create_tables, kill_dump_threads, replicate, running, scratch_database
 
 MODULE = 'smooth.mariadb.shard_verify'
 PURGE = 'smooth.mariadb.shard_purge'
@@ -28,16 +27,8 @@ PURGE = 'smooth.mariadb.shard_purge'
 
 @pytest.fixture
 def verify_db(servers, waiter):
-    a, b = servers.a, servers.b
-    for server in (a, b):
-        kill_dump_threads(server, waiter)
-    db = 'verify_%s' % uuid.uuid4().hex[:8]
-    yield db
-    for server in (a, b):
-        server.reset_replication()
-    for server in (a, b):
-        kill_dump_threads(server, waiter)
-        server.setup_sql(['DROP DATABASE IF EXISTS %s' % db])
+    with scratch_database(servers, waiter, 'verify') as db:
+        yield db
 
 
 def server_entry(server, name, **extra):
