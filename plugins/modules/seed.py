@@ -33,7 +33,8 @@ description:
     target's C(@@gtid_binlog_pos) did not move during the restore and fails if it did.
   - Copies every schema except C(mysql), C(sys), C(information_schema),
     C(performance_schema) and C(smooth_mariadb) (this collection's metadata), or the
-    O(databases) given. Accounts and grants are not copied.
+    O(databases) given. Accounts and grants are not copied by the data copy of method V(dump);
+    the ones named in O(accounts) are copied after it.
   - Refuses a target that holds user data (a schema, other than the excluded ones,
     with tables), naming the schemas, unless O(force=true). Refuses while a replication
     connection runs on the target (C(gtid_slave_pos) cannot be set then).
@@ -46,6 +47,20 @@ description:
     output (passwords masked) and exit code, and the record says C(failed), so the
     target counts as not seeded. Running the task again replaces the partly restored schemas of
     that attempt without needing O(force).
+  - "O(accounts): after the data copy, and also when the target was seeded before (a re-run
+    converges the accounts, so an account added to the list later is copied), each account
+    (user and host) of the source whose user name is listed is made to exist on the target
+    exactly as on the source: same C(SHOW CREATE USER) output (authentication as the password
+    hash or plugin string the source stores, TLS requirements, resource limits, lock and
+    password expiry) and the same set of grants (C(SHOW GRANTS)). A missing account is created,
+    a differing one updated (C(ALTER USER) with the source's authentication exactly as
+    C(SHOW CREATE USER) gives it, then the grants that differ, object by object: new privileges
+    granted before old ones are revoked, so a privilege the account keeps is never revoked,
+    even for a moment), an equal one left alone. Each changed account is read again afterwards
+    and the task fails if it still differs. The statements run with C(sql_log_bin=0): they
+    never replicate (the target's partner gets its own copy when it is seeded). Accounts of the
+    target with other user names are never touched; a host of a listed user that only the
+    target has is left as it is, with a warning."
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -60,9 +75,15 @@ attributes:
         nothing is written anywhere.
       - Method V(mariabackup) also checks O(datadir), O(work_dir), O(mysql_user) and the C(mariabackup)
         and C(mbstream) programs and returns the command lines; no command is run.
+      - With O(accounts), the accounts are compared with the target as it is when the task runs and
+        reported as they would be created or updated (with method V(mariabackup) and a seed still to do,
+        the backup would bring the source's accounts anyway).
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
+    support: partial
+    details:
+      - Only the accounts of O(accounts) - per account, C(SHOW CREATE USER) (password hashes and other
+        authentication strings masked) and the grants, before and after. Not the data copy.
   idempotent:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
@@ -185,6 +206,26 @@ options:
     description:
       - Path of the C(mariadb) client. Default is C(mariadb), else C(mysql), from the C(PATH).
     type: path
+  accounts:
+    description:
+      - User names (without host) whose accounts are copied from the source to the target,
+        every host of each name, with their password hashes, settings and grants; see the description.
+      - For the application's accounts. Leave out the accounts this collection manages per node (the
+        admin and replication accounts of the C(server) role, whose hosts differ per node).
+      - Refused, before anything is changed and naming the name, are empty names, names with the
+        C(%) wildcard, C(root), C(mariadb.sys), C(mysql) and the user names the module logs in with on
+        either server. A name with no account on the source is an error naming it.
+      - Roles are not copied; a role granted to a copied account must exist on the target. A grant on a
+        table must find the table on the target (a table of a database that was not copied fails, naming it).
+      - Valid for both methods; after method V(mariabackup), which copies the whole C(mysql) schema, the
+        accounts are normally RV(accounts[].action=unchanged).
+      - The source login needs C(SELECT) on the C(mysql) schema (C(GRANT SELECT ON mysql.*)) to list the
+        accounts in C(mysql.user) and to read C(SHOW CREATE USER) and C(SHOW GRANTS) of other users. The
+        target login needs C(CREATE USER), the privileges it grants C(WITH GRANT OPTION) and, for
+        C(sql_log_bin), C(BINLOG ADMIN) (or C(SUPER)).
+    type: list
+    elements: str
+    default: []
 notes:
   - Needs MariaDB 10.6 or later on both servers and binary logging on the source.
   - Passwords reach the client programs through a temporary option file created with
@@ -218,6 +259,9 @@ seealso:
   - name: mariadb-dump
     description: MariaDB reference of the dump program.
     link: https://mariadb.com/kb/en/mariadb-dump/
+  - name: SHOW CREATE USER
+    description: MariaDB reference of the statement whose output O(accounts) copies.
+    link: https://mariadb.com/kb/en/show-create-user/
 '''
 
 EXAMPLES = r'''
@@ -262,11 +306,24 @@ EXAMPLES = r'''
       - root@10.0.0.11
       - mariabackup --backup --stream=xbstream --target-dir=/tmp
   register: seeded
+
+- name: Seed the new node and copy the application's accounts (every host of each name)
+  smooth.mariadb.seed:
+    source_host: 10.0.0.11
+    source_user: smooth_admin
+    source_password: "{{ vault_admin_password }}"
+    login_unix_socket: /run/mysqld/mysqld.sock
+    accounts: [smooth_lab_app, smooth_lab_report]
+  register: seeded
+
+- name: Show which accounts were created or updated
+  ansible.builtin.debug:
+    msg: "{{ seeded.accounts | selectattr('action', 'ne', 'unchanged') | list }}"
 '''
 
 RETURN = r'''
 changed:
-  description: Whether the target was seeded (in check mode, would be).
+  description: Whether the target was seeded or an account of O(accounts) created or updated (in check mode, would be).
   returned: always
   type: bool
 method:
@@ -337,8 +394,43 @@ commands:
   returned: always
   type: list
   elements: str
+accounts:
+  description:
+    - The accounts of O(accounts) on the source (one item per user and host), in order, with what was done
+      on the target (in check mode, would be done). Empty when O(accounts) is empty.
+    - When the task fails while copying them, the accounts done before the failure.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    user:
+      description: User name.
+      type: str
+    host:
+      description: Host part of the account.
+      type: str
+    action:
+      description: V(created), V(updated) or V(unchanged).
+      type: str
+  sample: [{user: smooth_lab_app, host: 10.214.0.15, action: created}]
+diff:
+  description:
+    - Per account of O(accounts) (key C(`user`@`host`)) its C(SHOW CREATE USER) statements, authentication
+      strings masked, and its grants, before (accounts that exist on the target) and after.
+  returned: when diff mode is on and O(accounts) is not empty
+  type: dict
+  sample:
+    before: {accounts: {}}
+    after:
+      accounts:
+        "`smooth_lab_app`@`10.214.0.15`":
+          create_user: ["CREATE USER `smooth_lab_app`@`10.214.0.15` IDENTIFIED BY PASSWORD '********'"]
+          grants: ["GRANT SELECT, INSERT, UPDATE ON `smooth_lab`.* TO `smooth_lab_app`@`10.214.0.15`",
+                   "GRANT USAGE ON *.* TO `smooth_lab_app`@`10.214.0.15`"]
 queries:
-  description: Statements run on the target through the module's own connection, in order.
+  description:
+    - Statements run on the target through the module's own connection, in order.
+    - Password hashes of copied accounts are masked (they are bound as parameters).
   returned: always
   type: list
   elements: str
@@ -390,7 +482,11 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     CoordinateScanner,
     NullScanner,
     SeedError,
+    account_differences,
+    account_display,
     aside_path,
+    check_account_names,
+    missing_account_names,
     move_contents,
     describe_backup_stream_failure,
     describe_stream_failure,
@@ -398,6 +494,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     extract_command,
     move_back_command,
     parse_binlog_info,
+    plan_account,
     plan_seed,
     prepare_command,
     read_record_query,
@@ -437,6 +534,7 @@ def argument_spec():
         stop_command=dict(type='list', elements='str', default=['systemctl', 'stop', 'mariadb.service']),
         start_command=dict(type='list', elements='str', default=['systemctl', 'start', 'mariadb.service']),
         mysql_user=dict(type='str', default='mysql'),
+        accounts=dict(type='list', elements='str', default=[]),
     )
     return spec
 
@@ -539,12 +637,23 @@ def result_from_record(record, base):
 
 
 def run_seed(module, target, source, target_label, source_label):
+    """Check both servers and the accounts to copy, seed (or not: already seeded), then copy the accounts."""
     params = module.params
-    secrets = [params.get('login_password'), params.get('source_password')]
     result = dict(changed=False, method=params['method'], source={}, databases=[], gtid_slave_pos='',
                   source_log_file='', source_log_pos=None, tables={}, rows=0, bytes=0, seconds=0.0, record={},
-                  commands=[], old_datadir='', queries=target.queries)
+                  commands=[], old_datadir='', accounts=[], queries=target.queries)
+    source_identity = check_servers(target, source, target_label, source_label, result)
+    names = prepare_accounts(module, target, source, source_label, result)
+    result = seed_data(module, target, source, source_identity, target_label, source_label, result)
+    if names:
+        # After the data copy, and also when the seed was done before: an account added to the
+        # option later is copied by a re-run.
+        result = copy_accounts(module, target, source, source_label, names, result)
+    return result
 
+
+def check_servers(target, source, target_label, source_label, result):
+    """Both servers are MariaDB, the source logs binary and has another server_id; returns its identity."""
     source_identity = read_identity(source, source_label)
     result['source'] = dict(address=source_label, server_id=source_identity['server_id'],
                             hostname=source_identity['hostname'], port=source_identity['port'],
@@ -557,7 +666,13 @@ def run_seed(module, target, source, target_label, source_label):
         raise SeedFailed('the target %s and the source %s have the same server_id %d; refusing to seed a server '
                          'from itself or from a server with its id' % (target_label, source_label,
                                                                        source_identity['server_id']), **result)
+    return source_identity
 
+
+def seed_data(module, target, source, source_identity, target_label, source_label, result):
+    """Seed the target from the source, unless already seeded from it (the seed record)."""
+    params = module.params
+    secrets = [params.get('login_password'), params.get('source_password')]
     record = read_record(target)
     result['record'] = record or {}
     statuses = read_all_slaves_status(target)
@@ -592,6 +707,132 @@ def run_seed(module, target, source, target_label, source_label):
 
     return apply_seed(module, target, source, source_identity, source_label, databases, dump_bin, client_bin,
                       secrets, result)
+
+
+# ---------------------------------------------------------------------------
+# Accounts (option accounts)
+# ---------------------------------------------------------------------------
+
+ACCOUNTS_QUERY = ("SELECT User AS user, Host AS host FROM mysql.user WHERE is_role = 'N' AND User IN (%s) "
+                  "ORDER BY User, Host")
+SOURCE_ACCOUNT_PRIVILEGE = ('the source login needs SELECT on the mysql schema (GRANT SELECT ON mysql.* ...) to '
+                            'list accounts and read SHOW CREATE USER and SHOW GRANTS of other users')
+
+
+def list_accounts(session, names):
+    """(user, host) of the accounts (not roles) with these user names, from mysql.user."""
+    if not names:
+        return []
+    rows = session.fetch_all(ACCOUNTS_QUERY % ', '.join(['%s'] * len(names)), list(names))
+    return [(to_text(row['user']), to_text(row['host'])) for row in rows]
+
+
+def _first_value(row):
+    return to_text(list(row.values())[0])
+
+
+def read_account(session, user, host):
+    """SHOW CREATE USER rows and SHOW GRANTS lines of one account (they hold its password hash)."""
+    return dict(create=[_first_value(row) for row in session.fetch_all('SHOW CREATE USER %s@%s', (user, host))],
+                grants=[_first_value(row) for row in session.fetch_all('SHOW GRANTS FOR %s@%s', (user, host))])
+
+
+def from_source(source_label, result, function, *args):
+    """Run a read on the source; a failure names the source and the privilege the reads need."""
+    try:
+        return function(*args)
+    except MariaDBQueryError as exc:
+        raise SeedFailed('accounts: %s failed on the source %s: %s; %s'
+                         % (exc.statement, source_label, exc.message, SOURCE_ACCOUNT_PRIVILEGE), **result)
+
+
+def login_user_names(module, target, source):
+    """The user names this module logs in with: configured, and as both servers see them."""
+    names = set()
+    for login in (module.params, source_login_params(module.params)):
+        if login.get('login_user'):
+            names.add(login['login_user'])
+    for session in (target, source):
+        account = to_text((session.fetch_one('SELECT CURRENT_USER() AS account') or {}).get('account'))
+        if '@' in account:
+            names.add(account.rsplit('@', 1)[0])
+    return names
+
+
+def prepare_accounts(module, target, source, source_label, result):
+    """The names of the accounts option, checked before anything is changed (reads only)."""
+    requested = module.params['accounts']
+    if not requested:
+        return []
+    try:
+        names = check_account_names(requested, login_user_names(module, target, source))
+    except SeedError as exc:
+        raise SeedFailed(str(exc), **result)
+    missing = missing_account_names(names, from_source(source_label, result, list_accounts, source, names))
+    if missing:
+        raise SeedFailed('accounts: the source %s has no account named %s; nothing was changed'
+                         % (source_label, ', '.join("'%s'" % name for name in missing)), **result)
+    return names
+
+
+def copy_accounts(module, target, source, source_label, names, result):
+    """Create or update every (user, host) of the named users on the target, equal to the source.
+
+    The statements run with sql_log_bin=0: they must not replicate (the
+    target's partner is seeded with its own copy). Accounts of the target
+    with other names are never read nor touched; a host of a named user that
+    only the target has is left as it is, with a warning.
+    """
+    source_accounts = from_source(source_label, result, list_accounts, source, names)
+    missing = missing_account_names(names, source_accounts)
+    if missing:
+        raise SeedFailed('accounts: %s disappeared from the source %s during the seed'
+                         % (', '.join("'%s'" % name for name in missing), source_label), **result)
+    target_accounts = set(list_accounts(target, names))
+    for user, host in sorted(target_accounts - set(source_accounts)):
+        module.warn('accounts: %s exists on the target only; left as it is' % account_display(user, host))
+
+    plans = []
+    for user, host in source_accounts:
+        wanted = from_source(source_label, result, read_account, source, user, host)
+        present = read_account(target, user, host) if (user, host) in target_accounts else None
+        try:
+            plans.append((plan_account(user, host, wanted, present), wanted))
+        except SeedError as exc:
+            raise SeedFailed('accounts: %s: %s' % (account_display(user, host), exc), **result)
+
+    if module._diff:
+        result['diff'] = dict(
+            before=dict(accounts=dict((account_display(plan.user, plan.host), plan.before)
+                                      for plan, dummy in plans if plan.before)),
+            after=dict(accounts=dict((account_display(plan.user, plan.host), plan.after) for plan, dummy in plans)))
+    entries = [dict(user=plan.user, host=plan.host, action=plan.action) for plan, dummy in plans]
+    if not any(plan.statements for plan, dummy in plans):
+        result['accounts'] = entries
+        return result
+    result['changed'] = True
+    if module.check_mode:
+        result['accounts'] = entries
+        return result
+
+    result['accounts'] = []   # filled as the accounts are done, so that a failure shows how far it got
+    if to_int(target.fetch_one('SELECT @@SESSION.sql_log_bin AS value')['value']) != 0:
+        target.execute('SET SESSION sql_log_bin = 0')
+    for (plan, wanted), entry in zip(plans, entries):
+        account = account_display(plan.user, plan.host)
+        for sql, sql_params in plan.statements:
+            try:
+                target.execute(sql, sql_params)
+            except MariaDBQueryError as exc:
+                raise SeedFailed('accounts: %s: %s failed: %s' % (account, exc.statement, exc.message), **result)
+        if plan.statements:
+            # The server may normalise a statement; what counts is that both now show the same.
+            problems = account_differences(wanted, read_account(target, plan.user, plan.host), plan.user, plan.host)
+            if problems:
+                raise SeedFailed('accounts: %s still differs from the source after it was %s: %s'
+                                 % (account, plan.action, '; '.join(problems)), **result)
+        result['accounts'].append(entry)
+    return result
 
 
 def with_estimates(result, source, databases):

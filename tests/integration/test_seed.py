@@ -273,7 +273,8 @@ def test_mariabackup_check_mode_seed_replicate_and_rerun(ansible, seed_source, t
     a, c = seed_source, target
     mariadbd = find_server_binaries()[0]
     stop, start, dummy = write_service_scripts(c, mariadbd, str(tmp_path))
-    args = backup_args(c, a, tmp_path, stop, start)
+    # accounts with mariabackup: the backup brings the mysql schema, so the account is already equal.
+    args = backup_args(c, a, tmp_path, stop, start, accounts=['repl'])
     try:
         checked = ansible(MODULE, args, check=True)
         assert checked.get('failed') is not True, checked.get('msg')
@@ -290,6 +291,7 @@ def test_mariabackup_check_mode_seed_replicate_and_rerun(ansible, seed_source, t
         seeded = ansible(MODULE, args)
         assert seeded.get('failed') is not True, seeded.get('msg')
         assert seeded['changed'] is True and seeded['method'] == 'mariabackup'
+        assert seeded['accounts'] == [dict(user='repl', host='127.0.0.1', action='unchanged')]
         # c runs again (started by the script), holds a's rows, and its position is the backup's.
         assert checksum_tables(c, TABLES) == expected
         gtid = seeded['gtid_slave_pos']
