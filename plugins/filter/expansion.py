@@ -16,6 +16,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     read_shard_map,
     shardingsphere_config,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import start_position
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError
 
 
@@ -63,10 +64,18 @@ def _shardingsphere_rule(plan_or_map, tables, database, sharding_column=None, al
     return yaml.dump(config, Dumper=_RuleDumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
 
 
+def _gtid_start_position(replica_positions, source_binlog_pos):
+    try:
+        return start_position(replica_positions, source_binlog_pos)
+    except ValueError as exc:
+        raise AnsibleFilterError('smooth.mariadb.gtid_start_position: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'expansion_plan': _expansion_plan,
+            'gtid_start_position': _gtid_start_position,
             'shard_map_json': _shard_map_json,
             'shardingsphere_rule': _shardingsphere_rule,
         }

@@ -128,6 +128,43 @@ def wait_position(source_pos, replica_server_id, replica_binlog_pos='', do_domai
     return position, skipped
 
 
+def start_position(replica_positions, source_binlog_pos):
+    """Where a replica should start to receive from a source exactly what it lacks.
+
+    For a pair that replicated both ways, was split, took writes on both
+    sides and is joined again (or a node that starts to replicate from its
+    freshly seeded partner). ``replica_positions`` are the replica's
+    ``@@gtid_binlog_pos`` and ``@@gtid_slave_pos`` (merged: the highest
+    sequence number per domain); ``source_binlog_pos`` is the source's
+    ``@@gtid_binlog_pos``. Per domain of the source's binlog:
+
+    - the replica has less -> start from the replica's own GTID (the source
+      sends everything after it);
+    - the replica has as much or more (its own domain, which the source only
+      has up to the split, as echoes) -> start from the source's last GTID: the
+      source has nothing newer there, and asking for the replica's newer GTID
+      would be refused ("not in the master's binlog");
+    - the replica has none of it -> left out: the source sends the domain from
+      the start of its binary log.
+
+    Domains the source's binlog lacks are left out: it cannot send them, and
+    asking for them is refused. Returns a GTID list (possibly empty) for
+    ``@@gtid_slave_pos``.
+    """
+    if isinstance(replica_positions, str):
+        replica_positions = [replica_positions]
+    replica = {}
+    for text in replica_positions:
+        for domain, gtid in parse_gtid_list(text).items():
+            if domain not in replica or gtid[1] > replica[domain][1]:
+                replica[domain] = gtid
+    start = {}
+    for domain, gtid in parse_gtid_list(source_binlog_pos).items():
+        if domain in replica:
+            start[domain] = replica[domain] if replica[domain][1] < gtid[1] else gtid
+    return ','.join(gtid_text(domain, start[domain]) for domain in sorted(start))
+
+
 def missing_gtids(wanted, reached):
     """Domains of ``wanted`` that ``reached`` does not cover yet (pure).
 

@@ -484,8 +484,23 @@ def reset_all_statement(connection_name):
     return ('RESET SLAVE %s ALL', (connection_name,))
 
 
+# One compound statement: with gtid_strict_mode on, MariaDB refuses a
+# gtid_slave_pos behind the server's own binary log in a domain (error 1947),
+# which is what a node needs that joins a pair echoing its own writes back to
+# it (see the gtid_start_position filter). Strict mode is off only for the one
+# SET and is restored even when the SET fails.
+SET_GTID_SLAVE_POS_SQL = (
+    'BEGIN NOT ATOMIC '
+    'DECLARE strict_mode INT DEFAULT @@GLOBAL.gtid_strict_mode; '
+    'DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET GLOBAL gtid_strict_mode = strict_mode; RESIGNAL; END; '
+    'SET GLOBAL gtid_strict_mode = 0; '
+    'SET GLOBAL gtid_slave_pos = %s; '
+    'SET GLOBAL gtid_strict_mode = strict_mode; '
+    'END')
+
+
 def set_gtid_slave_pos_statement(gtid_slave_pos):
-    return ('SET GLOBAL gtid_slave_pos = %s', (gtid_slave_pos,))
+    return (SET_GTID_SLAVE_POS_SQL, (gtid_slave_pos,))
 
 
 def change_master_statement(connection_name, changes, password=None, log_file=None, log_pos=None):

@@ -126,6 +126,11 @@ options:
         from the current one. The variable is shared by all connections of the
         server, so the module refuses to change it while any replication connection
         runs. On an existing connection the option is ignored.
+      - The position may be behind the server's own binary log in a domain (a node
+        joining a pair that echoes its own writes back, see
+        P(smooth.mariadb.gtid_start_position#filter)), which MariaDB refuses under
+        C(gtid_strict_mode); the module sets it in one compound statement that turns
+        C(gtid_strict_mode) off for that one C(SET) and restores it, also on failure.
     type: str
   connect_retry:
     description:

@@ -290,7 +290,7 @@ def test_gtid_slave_pos_only_while_everything_is_stopped(ansible, servers):
         assert stopped['changed'] is True
         created = ansible(MODULE, other)
         assert created.get('failed') is not True, created.get('msg')
-        assert created['queries'][0] == "SET GLOBAL gtid_slave_pos = '%s'" % wanted
+        assert "SET GLOBAL gtid_slave_pos = '%s';" % wanted in created['queries'][0]
         assert created['queries'][1].startswith("CHANGE MASTER 'other' TO MASTER_HOST = '127.0.0.2'")
         assert '9-99-5' in a.query('SELECT @@GLOBAL.gtid_slave_pos AS pos')[0]['pos']
         # Existing connection: gtid_slave_pos is not applied again.

@@ -636,4 +636,28 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 
 
 def test_filters_are_registered():
-    assert sorted(FILTERS) == ['expansion_plan', 'shard_map_json', 'shardingsphere_rule']
+    assert sorted(FILTERS) == ['expansion_plan', 'gtid_start_position', 'shard_map_json', 'shardingsphere_rule']
+
+
+GTID_FILTER = FILTERS['gtid_start_position']
+
+
+@pytest.mark.parametrize('replica, source, expected', [
+    # Rejoin after a split: the replica is ahead in its own domain (2), behind in the source's (1).
+    (['1-1-500,2-2-900', '1-1-500,2-2-880'], '1-1-750,2-2-400', '1-1-500,2-2-400'),
+    # Equal everywhere: start from the source's last GTIDs.
+    ('1-1-5,2-2-7', '1-1-5,2-2-7', '1-1-5,2-2-7'),
+    # A domain only the source has (the writes of a new node) is left out and sent from the start;
+    # a domain only the replica has (its new partner's) is left out too.
+    (['1-1-10,4-4-3', ''], '1-1-12,3-3-8', '1-1-10'),
+    # A node starting to replicate from its freshly seeded partner whose binary log is still empty.
+    (['1-1-10,2-2-9', '1-1-10,2-2-9'], '', ''),
+])
+def test_gtid_start_position(replica, source, expected):
+    assert GTID_FILTER(replica, source) == expected
+
+
+def test_gtid_start_position_refuses_garbage():
+    with pytest.raises(AnsibleFilterError) as err:
+        GTID_FILTER('1-1-x', '1-1-1')
+    assert str(err.value).startswith('smooth.mariadb.gtid_start_position: ')

@@ -416,7 +416,10 @@ def test_plan_identical_configuration_is_stable_under_repeat():
 def test_plan_sets_gtid_slave_pos_before_creating():
     result = plan('started', None, gtid_slave_pos='2-12-7,1-11-42', server_gtid_slave_pos='', **SAME)
     assert rendered(result)[:2] == [
-        "SET GLOBAL gtid_slave_pos = '2-12-7,1-11-42'",
+        "BEGIN NOT ATOMIC DECLARE strict_mode INT DEFAULT @@GLOBAL.gtid_strict_mode; "
+        "DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN SET GLOBAL gtid_strict_mode = strict_mode; RESIGNAL; END; "
+        "SET GLOBAL gtid_strict_mode = 0; SET GLOBAL gtid_slave_pos = '2-12-7,1-11-42'; "
+        "SET GLOBAL gtid_strict_mode = strict_mode; END",
         "CHANGE MASTER 'a' TO MASTER_HOST = '127.0.0.1', MASTER_PORT = 33061, MASTER_USER = 'repl', "
         "MASTER_USE_GTID = slave_pos"]
 
