@@ -10,6 +10,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
     check_addresses,
     interface_for_address,
     shard_topology,
+    vrrp_instance,
 )
 
 
@@ -34,9 +35,17 @@ def _interface_for_address(facts, address):
         raise AnsibleFilterError('smooth.mariadb.interface_for_address: %s' % exc)
 
 
+def _vrrp_instance(node, facts):
+    try:
+        return vrrp_instance(node, facts)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.vrrp_instance: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'shard_topology': _shard_topology,
             'interface_for_address': _interface_for_address,
+            'vrrp_instance': _vrrp_instance,
         }

@@ -212,3 +212,27 @@ def interface_for_address(facts, address):
             return data.get('device', name)
     raise TopologyError('no interface holds address %s (interfaces: %s)'
                         % (address, ', '.join(sorted(facts.get('interfaces', [])))))
+
+
+def vrrp_instance(node, facts):
+    """The keepalived instance (role smooth.mariadb.keepalived) of one node's settings.
+
+    node: the settings of a node as shard_topology or an expansion plan gives
+    them, with 'address' and 'partner_address'; facts: the node's gathered
+    facts, to find the interface that holds its address.
+    """
+    if not isinstance(node, dict):
+        raise TopologyError('expected the settings of a node (a mapping), got %r' % (node,))
+    missing = [key for key in ('vrrp_instance', 'vrrp_router_id', 'vrrp_priority', 'vip_cidr', 'address', 'partner_address')
+               if node.get(key) in (None, '')]
+    if missing:
+        raise TopologyError('the node settings lack %s (plan the fleet with addresses)' % ', '.join(missing))
+    return {
+        'name': node['vrrp_instance'],
+        'interface': interface_for_address(facts, node['address']),
+        'virtual_router_id': node['vrrp_router_id'],
+        'priority': node['vrrp_priority'],
+        'virtual_ipaddresses': [node['vip_cidr']],
+        'unicast_src_ip': node['address'],
+        'unicast_peers': [node['partner_address']],
+    }

@@ -216,3 +216,31 @@ def test_site_reproduces_an_expansion_plan_from_pinned_identities(n):
                     'auto_increment_increment', 'auto_increment_offset', 'vip_cidr', 'vrrp_instance',
                     'vrrp_router_id', 'vrrp_priority'):
             assert again[node][key] == settings[key], (node, key)
+
+
+def test_vrrp_instance_from_planned_node():
+    fleet = FILTERS['shard_topology']([{'vip': '172.20.0.200/24', 'nodes': ['a', 'b']}],
+                                      {'a': '172.20.0.5', 'b': '172.20.0.6'})
+    assert FILTERS['vrrp_instance'](fleet['a'], FACTS) == {
+        'name': 'VI_SHARD0', 'interface': 'br-data', 'virtual_router_id': 51, 'priority': 150,
+        'virtual_ipaddresses': ['172.20.0.200/24'], 'unicast_src_ip': '172.20.0.5', 'unicast_peers': ['172.20.0.6'],
+    }
+
+
+def test_vrrp_instance_of_the_new_shard_after_an_expansion():
+    fleet = FILTERS['shard_topology']([{'vip': '172.20.0.200/24', 'nodes': ['a', 'b']}],
+                                      {'a': '172.20.0.5', 'b': '10.0.1.1'})
+    plan = ExpansionFilters().filters()['expansion_plan'](
+        fleet, {'a': 'c', 'b': 'd'}, ['10.0.1.201/24'], 1, addresses={'c': '172.20.0.7', 'd': '10.0.1.9'})
+    instance = FILTERS['vrrp_instance'](plan['nodes']['b'], FACTS)
+    assert (instance['name'], instance['virtual_router_id'], instance['priority']) == ('VI_SHARD1', 52, 150)
+    assert instance['virtual_ipaddresses'] == ['10.0.1.201/24'] and instance['unicast_peers'] == ['10.0.1.9']
+    assert instance['interface'] == 'eth0'
+
+
+def test_vrrp_instance_refuses_settings_without_addresses():
+    fleet = FILTERS['shard_topology']([{'vip': '172.20.0.200/24', 'nodes': ['a', 'b']}])
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['vrrp_instance'](fleet['a'], FACTS)
+    assert str(err.value) == ('smooth.mariadb.vrrp_instance: the node settings lack address, partner_address '
+                              '(plan the fleet with addresses)')
