@@ -6,12 +6,14 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= install shards blocks
+SCENARIOS ?= install shards blocks expand_2n rollback_2n
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
 
-.PHONY: help setup lab lab-down lint sanity unit integration molecule build bench test clean
+.PHONY: help setup demo lab lab-down lint sanity unit integration molecule build bench test clean
 
 help:
+	@echo "make demo       set up this machine, create 5 lab hosts, deploy 1 shard and the lab application,"
+	@echo "                double it to 2 shards under live writes and print a report"
 	@echo "make lab        set up this machine, create 4 lab hosts, deploy the example fleet (2 shards)"
 	@echo "make lab-down   remove the lab hosts and their network"
 	@echo "make test       set up this machine and run every test (lint, sanity, unit, integration, molecule)"
@@ -19,6 +21,9 @@ help:
 
 setup:
 	lab/lab.sh setup
+
+demo: setup
+	lab/demo.sh
 
 lab: setup
 	lab/lab.sh up lab 4
@@ -62,6 +67,7 @@ molecule: setup
 	  rc=0; start=$$SECONDS; \
 	  molecule test -s $$s || rc=$$?; \
 	  molecule destroy -s $$s >/dev/null 2>&1 || true; \
+	  pkill -f lab/app/loadgen.py || true; \
 	  lab/lab.sh down $$net; \
 	  echo "molecule scenario $$s: rc=$$rc in $$((SECONDS - start)) s"; \
 	  [ $$rc -eq 0 ] || exit $$rc; \
