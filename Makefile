@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= install shards blocks expand_2n rollback_2n
+SCENARIOS ?= install shards blocks expand_2n rollback_2n expand_4
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
 
 .PHONY: help setup demo lab lab-down lint sanity unit integration molecule build bench test clean
@@ -67,7 +67,7 @@ molecule: setup
 	  rc=0; start=$$SECONDS; \
 	  molecule test -s $$s || rc=$$?; \
 	  molecule destroy -s $$s >/dev/null 2>&1 || true; \
-	  pkill -f lab/app/loadgen.py || true; \
+	  pkill -f 'lab/app/[l]oadgen.py' || true; \
 	  lab/lab.sh down $$net; \
 	  echo "molecule scenario $$s: rc=$$rc in $$((SECONDS - start)) s"; \
 	  [ $$rc -eq 0 ] || exit $$rc; \

@@ -1,0 +1,1 @@
+../../expand_2n/tests/test_expand.py
