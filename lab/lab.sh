@@ -10,10 +10,10 @@
 #   lab/lab.sh status                list lab hosts and networks
 #
 # Networks (all internal unless noted, so hosts cannot reach anything outside):
-#   lab      10.214.0.0/24  the README demo (inventories/lab)
+#   lab      10.214.0.0/24  make demo (inventories/demo) and make lab (inventories/lab)
 #   mol      10.214.1.0/24  molecule scenarios on the prebuilt image
 #   nat      10.214.2.0/24  NAT network: a scenario that installs from the archive
-#   mol8     10.214.3.0/24  larger molecule scenarios
+#   mol8     10.214.3.0/24  larger molecule scenarios (expand_4: 9 hosts)
 # Host i gets .(10+i); VIPs are taken from .200 up by the inventories.
 #
 # Everything is idempotent: running a command twice is fine and fast.
