@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
 from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
-    fail_over, ledger_check, print_load_figures, replication_status, run_playbook, shards_after_expansion, sql,
-    stop_load,
+    RUNNER, fail_over, ledger_check, print_load_figures, replication_status, run_playbook, shards_after_expansion,
+    sql, stop_load,
 )
 
 SHARDS_AFTER = shards_after_expansion()
@@ -55,6 +55,13 @@ def test_node_replicates_from_its_new_partner_only(index, name):
     assert [c["Connection_name"] for c in status] == [partner]
     assert status[0]["Slave_IO_Running"] == "Yes", status[0]["Last_IO_Error"]
     assert status[0]["Slave_SQL_Running"] == "Yes", status[0]["Last_SQL_Error"]
+
+
+@pytest.mark.parametrize("index, name", NODES, ids=[n for _i, n in NODES])
+def test_only_the_new_partner_may_replicate_from_a_node(index, name):
+    partner = [n for n in SHARDS_AFTER[index]["nodes"] if n != name][0]
+    hosts = sql(name, "SELECT host FROM mysql.user WHERE user = 'smooth_repl' ORDER BY host")
+    assert hosts == [[RUNNER.get_variables(partner)["ansible_host"]]]
 
 
 def test_rollback_is_refused_after_the_cleanup(load):
