@@ -77,3 +77,32 @@ def test_a_new_expansion_refuses_the_unemptied_new_nodes():
 def test_the_old_vip_fails_over(load):
     assert vip_holder(SHARDS[0]) in OLD
     fail_over(SHARDS[0])
+
+
+def test_a_cleanup_mark_refuses_a_rollback_planned_with_another_version():
+    """A cleanup mark counts by its modulus, not by the planned version: with
+    smooth_shard_map_version moved on (3, so the plan is to version 4) and the
+    old smooth_shards kept, the mark of the expansion to version 2 (modulus 2)
+    still refuses the rollback, while a mark of modulus 1 (an expansion that
+    finished, the inventory listing its shards) does not count."""
+    node, state_dir = OLD[0], "/var/lib/smooth-mariadb"
+    marks = ("expansion-0.cleanup", "expansion-2.cleanup")
+    ssh = host(node)
+    try:
+        ssh.check_output("mkdir -p %s && printf 'cleanup of the expansion to shard map version 0 (modulus 1) began\\n' > %s/%s"
+                         % (state_dir, state_dir, marks[0]))
+        rc, out = run_playbook("expand_2n_plan.yml", "-e", "smooth_shard_map_version=3")
+        text = " ".join(out.split())
+        assert rc == 0, out[-3000:]
+        assert "cleanup of an expansion beyond 1 shard(s) not begun (expansion-0.cleanup (modulus 1, an earlier " \
+               "expansion, ignored))" in text, out[-3000:]
+
+        ssh.check_output("printf 'cleanup of the expansion to shard map version 2 (modulus 2) began\\n' > %s/%s"
+                         % (state_dir, marks[1]))
+        rc, out = run_playbook("rollback_2n.yml", "--check", "-e", "smooth_shard_map_version=3")
+        text = " ".join(out.split())
+        assert rc != 0, out[-3000:]
+        assert "has begun on %s (expansion-0.cleanup (modulus 1, an earlier expansion, ignored), expansion-2.cleanup " \
+               "(modulus 2, begun))" % node in text, out[-3000:]
+    finally:
+        ssh.check_output("rm -f %s" % " ".join("%s/%s" % (state_dir, name) for name in marks))
