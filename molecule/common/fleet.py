@@ -193,6 +193,19 @@ def print_load_figures(summary):
              summary["longest_outage_seconds"], summary["versions"]))
 
 
+def print_slowest_writes(count=8):
+    """Print the slowest attempts of the ledger with their UTC start time, to tell
+    which step of the run a stall of writes coincided with."""
+    with open(os.path.join(EPHEMERAL, "ledger.jsonl")) as handle:
+        entries = [json.loads(line) for line in handle if line.strip()]
+    entries.sort(key=lambda e: e["t_end"] - e["t_start"], reverse=True)
+    for entry in entries[:count]:
+        print("FIGURE slow write: started %s.%03d UTC, %.3f s, %s %s, map v%s, shard %s, %s" % (
+            time.strftime("%H:%M:%S", time.gmtime(entry["t_start"])), int(entry["t_start"] % 1 * 1000),
+            entry["t_end"] - entry["t_start"], entry["op"], entry["outcome"], entry["version"], entry["shard"],
+            entry.get("error") or ""))
+
+
 def run_playbook(playbook, *args, timeout=900):
     """Run one of the collection's playbooks against this scenario's inventory, as a user would."""
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),

@@ -1,1 +1,82 @@
-../../expand_2n/tests/test_expand.py
+"""Checks after expand_2n.yml ran under load: nothing acknowledged is lost or
+misplaced (from the load generator's ledger), both new pairs replicate both
+ways, no node holds rows of another shard, both VIPs fail over."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
+from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
+    RUNNER, fail_over, ledger_check, print_load_figures, print_slowest_writes, replication_status, run_playbook,
+    shards_after_expansion, sql, stop_load,
+)
+
+SHARDS_AFTER = shards_after_expansion()
+NODES = [(index, node) for index, shard in enumerate(SHARDS_AFTER) for node in shard["nodes"]]
+
+
+@pytest.fixture(scope="module")
+def load():
+    return stop_load()
+
+
+def test_the_load_ran_through_the_switch_of_maps(load):
+    print_load_figures(load)
+    print_slowest_writes()
+    assert load["acked_inserts"] >= 100
+    # Writes were acknowledged under the old map (version 1, one shard) and
+    # under the new one (version 2, two shards).
+    assert set(load["versions"]) >= {"1", "2"}, load["versions"]
+
+
+def test_every_acknowledged_write_is_in_its_shard_once(load):
+    rc, report = ledger_check(SHARDS_AFTER)
+    assert report is not None, "ledger_check.py wrote no report (rc %s)" % rc
+    print("\nFIGURE ledger: %d acked inserts checked, %d rows read; missing %d, duplicated %d, misplaced %d, "
+          "wrong amount %d, foreign rows %d" % (report["acked_inserts"], report["checked_rows"], report["missing"],
+                                                report["duplicated"], report["misplaced"], report["wrong_amount"],
+                                                report["foreign_rows"]))
+    assert rc == 0 and report["ok"] is True
+    assert report["acked_inserts"] == load["acked_inserts"]
+
+
+@pytest.mark.parametrize("index, name", NODES, ids=[n for _i, n in NODES])
+def test_node_holds_only_its_shards_rows(index, name):
+    rows = sql(name, "SELECT COUNT(*), COALESCE(SUM(account_no %% %d <> %d), -1) FROM smooth_lab.t_trade_order"
+               % (len(SHARDS_AFTER), index))
+    assert int(rows[0][0]) > 0 and rows[0][1] == "0", rows
+
+
+@pytest.mark.parametrize("index, name", NODES, ids=[n for _i, n in NODES])
+def test_node_replicates_from_its_new_partner_only(index, name):
+    partner = [n for n in SHARDS_AFTER[index]["nodes"] if n != name][0]
+    status = replication_status(name)
+    assert [c["Connection_name"] for c in status] == [partner]
+    assert status[0]["Slave_IO_Running"] == "Yes", status[0]["Last_IO_Error"]
+    assert status[0]["Slave_SQL_Running"] == "Yes", status[0]["Last_SQL_Error"]
+
+
+@pytest.mark.parametrize("index, name", NODES, ids=[n for _i, n in NODES])
+def test_only_the_new_partner_may_replicate_from_a_node(index, name):
+    partner = [n for n in SHARDS_AFTER[index]["nodes"] if n != name][0]
+    hosts = sql(name, "SELECT host FROM mysql.user WHERE user = 'smooth_repl' ORDER BY host")
+    assert hosts == [[RUNNER.get_variables(partner)["ansible_host"]]]
+
+
+def test_rollback_is_refused_after_the_cleanup(load):
+    rc, out = run_playbook("rollback_2n.yml")
+    assert rc != 0
+    assert "shard(s) has begun on" in out and "rows the other half owns" in out, out[-3000:]
+    assert "Nothing was changed." in out
+    # It did not touch replication: each node still replicates from its new partner only.
+    for index, name in NODES:
+        partner = [n for n in SHARDS_AFTER[index]["nodes"] if n != name][0]
+        assert [c["Connection_name"] for c in replication_status(name)] == [partner]
+
+
+# Last: it kills mariadbd on the VIP holders.
+@pytest.mark.parametrize("shard", SHARDS_AFTER, ids=[s["vip"] for s in SHARDS_AFTER])
+def test_vip_fails_over_when_mariadbd_is_killed(shard, load):
+    fail_over(shard)

@@ -1,0 +1,75 @@
+"""Run a command and press Ctrl-C (SIGINT) on it at a chosen line of its output.
+
+    python interrupt_at.py --after 'PLAY [Phase split' --at 'TASK [x : y]' --timeout 600 -- ansible-playbook ...
+
+The command's output is copied to stdout. Once a line containing --after has
+been seen, the first line containing --at makes this script send SIGINT to the
+command, as an operator's Ctrl-C would, and wait (bounded) for it to end.
+
+Exit status: 0 when the command was interrupted at that line and ended with a
+failure status; 3 when the line never came (the command ended first, status
+in the last line printed); 4 when the command ignored the interrupt or ran past
+--timeout (it is then killed).
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--after", required=True, help="text of a line that must come first")
+    parser.add_argument("--at", required=True, help="text of the line at which SIGINT is sent")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds the command may run in all")
+    parser.add_argument("--grace", type=float, default=60.0, help="seconds it may take to end after SIGINT")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given")
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    # Whatever happens to the output, the command ends within --timeout.
+    watchdog = threading.Timer(args.timeout, proc.kill)
+    watchdog.start()
+    seen_after = interrupted = False
+    try:
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            if not seen_after and args.after in line:
+                seen_after = True
+            elif seen_after and not interrupted and args.at in line:
+                sys.stdout.write("[interrupt_at] sending SIGINT at: %s\n" % line.strip())
+                sys.stdout.flush()
+                proc.send_signal(signal.SIGINT)
+                interrupted = True
+        try:
+            rc = proc.wait(timeout=args.grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            print("[interrupt_at] the command did not end within %.0f s of the interrupt: killed" % args.grace)
+            return 4
+    finally:
+        watchdog.cancel()
+    if rc == -signal.SIGKILL:
+        print("[interrupt_at] the command ran past %.0f s: killed" % args.timeout)
+        return 4
+    if not interrupted:
+        print("[interrupt_at] the command ended (status %d) before a line with %r after %r"
+              % (rc, args.at, args.after))
+        return 3
+    if rc == 0:
+        print("[interrupt_at] the command ended with status %d after the interrupt (expected a failure status)" % rc)
+        return 4
+    print("[interrupt_at] the command was interrupted and ended with status %d" % rc)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
