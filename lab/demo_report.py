@@ -53,9 +53,10 @@ def report_lines(phases, load, check):
                      '(%d inserts, %d updates), %d failed, %d unknown outcome'
                      % (load.get('duration_seconds') or 0, load.get('attempts', 0), load.get('acked', 0),
                         insert.get('acked', 0), update.get('acked', 0), load.get('failed', 0), load.get('unknown', 0)))
-        lines.append('longest wait of an acknowledged write: %.3f s; longest failed write: %.3f s; '
-                     'longest time a writer had no success: %.3f s'
-                     % (load.get('max_ack_latency_seconds', 0), load.get('longest_failed_seconds', 0),
+        lines.append('longest wait of an acknowledged write: %.3f s (%d acknowledged after more than %.0f s); '
+                     'longest failed write: %.3f s; longest time a writer had no success: %.3f s'
+                     % (load.get('max_ack_latency_seconds', 0), load.get('acked_slower', 0),
+                        load.get('acked_slower_than_seconds', 1.0), load.get('longest_failed_seconds', 0),
                         load.get('longest_outage_seconds', 0)))
         lines.append('acknowledged writes per shard map version: %s'
                      % ', '.join('v%s: %s' % item for item in sorted(load.get('versions', {}).items())))

@@ -85,6 +85,10 @@ def classify_exception(exc):
     return UNKNOWN, '%s: %s' % (type(reason).__name__, reason)
 
 
+# An acknowledged write that took longer than this counts as one that waited.
+SLOW_ACK_SECONDS = 1.0
+
+
 def _counters():
     return dict((op, dict(attempts=0, acked=0, failed=0, unknown=0)) for op in OPS)
 
@@ -98,6 +102,7 @@ class Summary(object):
         self.app = app
         self.ops = _counters()
         self.max_ack_latency = 0.0
+        self.slow_acks = 0
         self.longest_failed = 0.0
         self.longest_outage = 0.0
         self.outage_open_at_end = False
@@ -122,6 +127,7 @@ class Summary(object):
             shard['acked' if outcome == ACK else outcome] += 1
             if outcome == ACK:
                 self.max_ack_latency = max(self.max_ack_latency, duration)
+                self.slow_acks += duration > SLOW_ACK_SECONDS
                 key = str(record.get('version'))
                 self.versions[key] = self.versions.get(key, 0) + 1
                 since = self._outage_since.pop(thread, None)
@@ -153,6 +159,8 @@ class Summary(object):
                 'unknown': sum(c['unknown'] for c in self.ops.values()),
                 'acked_inserts': self.ops['insert']['acked'],
                 'max_ack_latency_seconds': round(self.max_ack_latency, 3),
+                'acked_slower_than_seconds': SLOW_ACK_SECONDS,
+                'acked_slower': self.slow_acks,
                 'longest_failed_seconds': round(self.longest_failed, 3),
                 'longest_outage_seconds': round(longest_outage, 3),
                 'outage_open_at_end': open_at_end,

@@ -77,12 +77,24 @@ def test_summary_figures():
     assert (result['attempts'], result['acked'], result['failed'], result['unknown']) == (7, 3, 3, 1)
     assert result['acked_inserts'] == 2
     assert result['max_ack_latency_seconds'] == 0.9
+    assert result['acked_slower'] == 0
     assert result['longest_failed_seconds'] == 1.5
     assert result['longest_outage_seconds'] == 3.5
     assert result['outage_open_at_end'] is True
     assert result['versions'] == {'1': 1, '2': 2}
     assert result['shards'] == {'0': {'acked': 3, 'failed': 2, 'unknown': 1}, '1': {'acked': 0, 'failed': 1, 'unknown': 0}}
     assert (result['start_time'], result['end_time'], result['duration_seconds']) == (9.0, 15.2, 6.2)
+
+
+def test_slow_acks_are_counted_and_slow_failures_are_not():
+    summary = loadgen.Summary()
+    for rec in (record(1.0, 1.0 + loadgen.SLOW_ACK_SECONDS, 'ack'), record(2.0, 3.5, 'ack'), record(4.0, 9.0, 'unknown'),
+                record(10.0, 12.5, 'ack', 'update')):
+        summary.add(rec)
+    result = summary.result()
+    # Exactly the threshold is not slower than it; the 5 s unknown outcome is not an ack.
+    assert (result['acked_slower'], result['acked_slower_than_seconds']) == (2, loadgen.SLOW_ACK_SECONDS)
+    assert result['max_ack_latency_seconds'] == 2.5
 
 
 def test_an_outage_open_at_the_end_counts_until_the_last_attempt():
