@@ -59,18 +59,25 @@ integration: setup
 	python -m pytest -q tests/integration
 
 # Scenarios run one after another on the one prebuilt image; each scenario's
-# hosts and network are removed even when it fails.
+# hosts and network are removed even when it fails. Every ansible-playbook of a
+# scenario (nested runs too) logs to build/ansible-<scenario>.log; when the
+# scenario fails, what failed is said last, also in build/failure-summary.txt.
 molecule: setup
-	@for s in $(SCENARIOS); do \
+	@mkdir -p build; rm -f build/failure-summary.txt; \
+	for s in $(SCENARIOS); do \
 	  net=$$(sed -n 's/^# lab-network: *//p' molecule/$$s/molecule.yml); \
 	  lab/lab.sh net $$net; \
-	  rc=0; start=$$SECONDS; \
-	  molecule test -s $$s || rc=$$?; \
+	  rc=0; start=$$SECONDS; log=build/ansible-$$s.log; rm -f $$log; \
+	  ANSIBLE_LOG_PATH=$(CURDIR)/$$log molecule test -s $$s || rc=$$?; \
 	  molecule destroy -s $$s >/dev/null 2>&1 || true; \
 	  pkill -f 'lab/app/[l]oadgen.py' || true; \
 	  lab/lab.sh down $$net; \
 	  echo "molecule scenario $$s: rc=$$rc in $$((SECONDS - start)) s"; \
-	  [ $$rc -eq 0 ] || exit $$rc; \
+	  if [ $$rc -ne 0 ]; then \
+	    { echo "== molecule scenario $$s failed (rc=$$rc); from $$log:"; \
+	      python lab/failure_summary.py $$log; } | tee build/failure-summary.txt; \
+	    exit $$rc; \
+	  fi; \
 	done
 
 # Benchmarks print figures (rows/s, seconds, lag); they assert nothing about

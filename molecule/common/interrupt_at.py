@@ -6,6 +6,13 @@ The command's output is copied to stdout. Once a line containing --after has
 been seen, the first line containing --at makes this script send SIGINT to the
 command, as an operator's Ctrl-C would, and wait (bounded) for it to end.
 
+Ansible can lose a SIGINT: when the signal arrives while it forks a worker,
+its handler runs inside Python's after-fork callback, where the exception it
+raises is printed ("Exception ignored in: <function _releaseLock ...>
+KeyboardInterrupt") and dropped, and the run goes on. An operator would press
+Ctrl-C again; so does this script, at every later line containing --again
+(a task banner by default), up to --tries signals in all.
+
 Exit status: 0 when the command was interrupted at that line and ended with a
 failure status; 3 when the line never came (the command ended first, status
 in the last line printed); 4 when the command ignored the interrupt or ran past
@@ -26,6 +33,9 @@ def main(argv=None):
     parser.add_argument("--at", required=True, help="text of the line at which SIGINT is sent")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds the command may run in all")
     parser.add_argument("--grace", type=float, default=60.0, help="seconds it may take to end after SIGINT")
+    parser.add_argument("--again", default="TASK [",
+                        help="text of the lines at which SIGINT is sent again while the command goes on")
+    parser.add_argument("--tries", type=int, default=5, help="SIGINTs to send at most")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -37,17 +47,21 @@ def main(argv=None):
     # Whatever happens to the output, the command ends within --timeout.
     watchdog = threading.Timer(args.timeout, proc.kill)
     watchdog.start()
-    seen_after = interrupted = False
+    seen_after = False
+    sent = 0
     try:
         for line in proc.stdout:
             sys.stdout.write(line)
             if not seen_after and args.after in line:
                 seen_after = True
-            elif seen_after and not interrupted and args.at in line:
-                sys.stdout.write("[interrupt_at] sending SIGINT at: %s\n" % line.strip())
+            elif seen_after and sent < args.tries and (args.again if sent else args.at) in line:
+                sent += 1
+                sys.stdout.write("[interrupt_at] sending SIGINT (%d of at most %d%s) at: %s\n"
+                                 % (sent, args.tries, ", the one before was lost" if sent > 1 else "",
+                                    line.strip()))
                 sys.stdout.flush()
                 proc.send_signal(signal.SIGINT)
-                interrupted = True
+        interrupted = sent > 0
         try:
             rc = proc.wait(timeout=args.grace)
         except subprocess.TimeoutExpired:

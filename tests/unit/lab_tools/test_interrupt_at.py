@@ -1,0 +1,61 @@
+"""molecule/common/interrupt_at.py: Ctrl-C at a line, again while the command ignores it."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', 'molecule', 'common'))
+import interrupt_at  # noqa: E402  pylint: disable=wrong-import-position
+
+# Prints banners like ansible-playbook; drops the first LOSE SIGINTs (as Ansible
+# does when one arrives while it forks a worker), then exits 99 on the next.
+FAKE = '''\
+import signal, sys, time
+lose = int(sys.argv[1])
+seen = []
+def handler(*_):
+    seen.append(1)
+    if len(seen) > lose:
+        print("interrupted", flush=True)
+        sys.exit(99)
+signal.signal(signal.SIGINT, handler)
+for line in ["TASK [a]", "PLAY [x]", "TASK [a]", "TASK [b]", "TASK [c]", "TASK [d]", "PLAY RECAP"]:
+    print(line, flush=True)
+    time.sleep(0.2)
+'''
+
+
+@pytest.fixture(name='fake')
+def fake_command(tmp_path):
+    path = tmp_path / 'fake.py'
+    path.write_text(FAKE)
+    return lambda lose: [sys.executable, str(path), str(lose)]
+
+
+def run(capsys, argv):
+    rc = interrupt_at.main(argv)
+    return rc, [line for line in capsys.readouterr().out.splitlines() if line.startswith('[interrupt_at]')]
+
+
+def test_interrupts_at_the_line_after_the_first_one(capsys, fake):
+    rc, said = run(capsys, ['--after', 'PLAY [x', '--at', 'TASK [a', '--'] + fake(0))
+    assert rc == 0
+    assert said == ['[interrupt_at] sending SIGINT (1 of at most 5) at: TASK [a]',
+                    '[interrupt_at] the command was interrupted and ended with status 99']
+
+
+def test_sends_again_at_the_next_banner_when_a_signal_was_lost(capsys, fake):
+    rc, said = run(capsys, ['--after', 'PLAY [x', '--at', 'TASK [a', '--'] + fake(2))
+    assert rc == 0
+    assert said[2] == '[interrupt_at] sending SIGINT (3 of at most 5, the one before was lost) at: TASK [c]'
+    assert len(said) == 4
+
+
+def test_fails_when_every_signal_was_lost_or_the_line_never_came(capsys, fake):
+    rc, said = run(capsys, ['--after', 'PLAY [x', '--at', 'TASK [a', '--tries', '2', '--'] + fake(9))
+    assert rc == 4
+    assert said[-1].endswith('after the interrupt (expected a failure status)')
+    rc, said = run(capsys, ['--after', 'PLAY [x', '--at', 'TASK [zz', '--'] + fake(0))
+    assert rc == 3
+    assert said == ["[interrupt_at] the command ended (status 0) before a line with 'TASK [zz' after 'PLAY [x'"]
