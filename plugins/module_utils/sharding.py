@@ -433,6 +433,86 @@ def purge_delete_statement(spec, pk, predicate, lower, upper):
     return 'DELETE FROM %s WHERE %s' % (qualified(spec), where), params
 
 
+def purge_rows_statement(spec, pk, predicate, lower, chunk_size):
+    """SELECT the primary key and shard key of the next ``chunk_size`` rows to purge after ``lower``.
+
+    In primary key order, along PRIMARY; no row when none is left.
+    """
+    where, params = _and(pk_range_condition(pk, lower=lower), predicate)
+    columns = list(pk) + ([spec.key] if spec.key not in pk else [])
+    sql = ('SELECT %s FROM %s FORCE INDEX (PRIMARY) WHERE %s ORDER BY %s LIMIT %%s'
+           % (_pk_list(columns), qualified(spec), where, _pk_list(pk)))
+    return sql, params + (int(chunk_size),)
+
+
+def owner_keys_statement(spec, pk, owned, lower, upper):
+    """SELECT the primary keys of the owner's rows (``owned``) in the primary key range (lower, upper]."""
+    where, params = _and(pk_range_condition(pk, lower=lower, upper=upper), owned)
+    return 'SELECT %s FROM %s WHERE %s' % (_pk_list(pk), qualified(spec), where), params
+
+
+def pk_in_condition(pk, keys):
+    """``(sql, params)`` true for the rows whose primary key is one of ``keys`` (tuples, at least one)."""
+    if len(pk) == 1:
+        return ('%s IN (%s)' % (quote_identifier(pk[0]), ', '.join(['%s'] * len(keys))),
+                tuple(key[0] for key in keys))
+    row = '(%s)' % ', '.join(['%s'] * len(pk))
+    return ('(%s) IN (%s)' % (_pk_list(pk), ', '.join([row] * len(keys))),
+            tuple(value for key in keys for value in key))
+
+
+def purge_rows_delete_statement(spec, pk, predicate, keys):
+    """DELETE exactly the rows with these primary keys that still match the purge predicate."""
+    where, params = _and(pk_in_condition(pk, keys), predicate)
+    return 'DELETE FROM %s WHERE %s' % (qualified(spec), where), params
+
+
+def parse_owners(owners, modulus, owned_residues):
+    """Check the owners of the residues a purge deletes. Returns ``(residue -> owner index, problems)``.
+
+    Each owner lists the residues it holds; a residue may have one owner only, and
+    an owner may not claim a residue the purged node keeps.
+    """
+    by_residue = {}
+    problems = []
+    for index, owner in enumerate(owners or []):
+        label = 'owners[%d]' % index
+        residues = owner.get('residues') or []
+        if not residues:
+            problems.append('%s: give the residues it owns' % label)
+        if not (owner.get('login_host') or owner.get('login_unix_socket')):
+            problems.append('%s: give login_host (and login_port) or login_unix_socket' % label)
+        for residue in residues:
+            if modulus >= 1 and not 0 <= residue < modulus:
+                problems.append('%s: residue %d is not within 0..%d' % (label, residue, modulus - 1))
+            elif residue in owned_residues:
+                problems.append('%s: residue %d is kept by this node, it has no other owner' % (label, residue))
+            elif residue in by_residue:
+                problems.append('%s: residue %d is already owned by owners[%d]'
+                                % (label, residue, by_residue[residue]))
+            else:
+                by_residue[residue] = index
+    return by_residue, problems
+
+
+def keys_missing_on_owners(rows, pk, key, modulus, owner_of_residue, held_by_owner):
+    """The primary keys of ``rows`` (dicts with the pk and key columns) that their owner does not hold.
+
+    ``owner_of_residue`` maps a residue to an owner index; ``held_by_owner`` maps
+    an owner index to the set of primary key tuples it holds in the rows' range.
+    A row of a residue without an owner is missing (nothing proves it is kept).
+    Returns a list of ``(pk tuple, residue, owner index or None)``.
+    """
+    missing = []
+    for row in rows:
+        residue = int(row[key]) % modulus
+        owner = owner_of_residue.get(residue)
+        values = pk_values(row, pk)
+        if owner is None or values not in held_by_owner.get(owner, ()):
+            missing.append((values, residue, owner))
+    return missing
+
+
 def count_statement(spec, owned):
     """COUNT all rows and, in the same scan, those not owned."""
     sql, params = owned

@@ -64,6 +64,15 @@ description:
     refused, since it would receive the deletes too.
   - (4) the node is not a Galera member (C(wsrep_on)), and the login account has the
     C(PROCESS) privilege, without which other accounts' dump threads are invisible.
+  - B(Owner check.) With O(owners), every row is looked up on the shard that owns it before it is deleted.
+    Each chunk's rows are read with their primary keys, the same primary key range is read on the owner of
+    their residue, and only rows the owner holds are deleted, by primary key (C(DELETE ... WHERE pk IN
+    (...))). A row the owner lacks (or of a residue no owner covers) stops the purge before its chunk,
+    naming the table, residue, owner and first keys - for example a row a writer that still routes by the old
+    shard map wrote after the split, which exists nowhere else. In check mode every row that would be
+    deleted is looked up, and the module fails when one is missing, so a check run proves the whole purge
+    up front. Only presence is compared (the owner's copy may be newer); rows the application deleted on
+    the owner after the split are missing too; O(allow_missing_on_owner) deletes them.
   - Limits of the interlock - it sees only direct replication of this node (and of
     the partner, when given); a replica of a replica is not seen. Host names are
     compared as written, not resolved; a peer spelled differently (name versus
@@ -197,6 +206,45 @@ options:
       server_id:
         description: C(@@server_id) of the peer.
         type: int
+  owners:
+    description:
+      - The servers that own the residues this node gives away (for a doubling, one node or the VIP of the
+        shard that now owns them), each with the residues it owns. See the owner check in the description.
+      - A residue may have one owner, which may not be this node or O(partner) (compared by C(@@server_id)),
+        and every table must exist there with the same primary key; otherwise the module refuses.
+      - Credentials, option file, timeout and TLS options not set here are taken from the module's own
+        login options; the address is not.
+      - Without it (the default) rows are deleted without this proof, and the module warns.
+    type: list
+    elements: dict
+    suboptions:
+      residues:
+        description: Residues of O(modulus) the owner holds.
+        type: list
+        elements: int
+        required: true
+      login_host:
+        description: Host name or address of the owner.
+        type: str
+      login_port:
+        description: TCP port of the owner.
+        type: int
+        default: 3306
+      login_user:
+        description: Account on the owner; defaults to O(login_user). Needs C(SELECT) on the tables.
+        type: str
+      login_password:
+        description: Password of the account on the owner; defaults to O(login_password).
+        type: str
+      login_unix_socket:
+        description: Unix socket of the owner, when it runs on the host running the module.
+        type: str
+  allow_missing_on_owner:
+    description:
+      - With O(owners), also delete rows their owner does not hold (they are still listed in
+        RV(missing_on_owner)). Only for rows known to have been deleted on the owner on purpose.
+    type: bool
+    default: false
   binlog:
     description:
       - Write the deletes to the binary log (V(true)), so that they replicate to the
@@ -255,6 +303,14 @@ EXAMPLES = r'''
     max_pause: 900
     partner:
       login_host: 10.0.0.21
+    # Residues 1, 2 and 3 now live on other shards: delete only what is found there.
+    owners:
+      - residues: [1]
+        login_host: 10.0.0.201
+      - residues: [2]
+        login_host: 10.0.0.202
+      - residues: [3]
+        login_host: 10.0.0.203
     progress_file: /var/tmp/purge-shop-a.jsonl
   register: purge
 
@@ -330,6 +386,9 @@ tables:
     remaining_foreign_rows:
       description: Rows of other residues left after the purge, counted; 0 unless the module fails.
       type: int
+    missing_on_owner:
+      description: Check mode with O(owners) - rows that would be deleted but are not on their owner.
+      type: int
 max_partner_lag:
   description:
     - Largest lag of the partner measured during the run, in seconds (see O(max_lag)); null without O(partner).
@@ -352,6 +411,22 @@ partner:
     target: 10.0.0.21:3306
     server_id: 21
     connection: partner
+owners:
+  description: The servers of O(owners), each with its C(@@server_id) and residues; empty without O(owners).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - target: 10.0.0.201:3306
+      server_id: 12
+      residues: [2]
+missing_on_owner:
+  description:
+    - With O(owners) - the first rows (at most 5) found missing on their owner, each with C(table), C(key)
+      (primary key values), C(residue) and C(owner) (null for a residue no owner covers).
+  returned: always
+  type: list
+  elements: dict
 interlock:
   description: What the safety interlock found on this node (and on the partner) - every
     replication connection and registered replica with the peer it was allowed as.
@@ -401,20 +476,27 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     check_interlock,
     connect_server,
     count_statement,
+    describe_pk,
     describe_range,
     find_column,
     find_partner_connection,
     invalid_key_condition,
     invalid_key_count_statement,
+    json_value,
+    keys_missing_on_owners,
     non_transactional_warning,
+    owner_keys_statement,
     owned_condition,
     ownership_problems,
+    parse_owners,
     parse_peers,
     parse_tables,
     pk_values,
     purge_bound_statement,
     purge_condition,
     purge_delete_statement,
+    purge_rows_delete_statement,
+    purge_rows_statement,
     read_dump_threads,
     read_process_privilege,
     read_replicas,
@@ -428,6 +510,12 @@ POLL_INTERVAL = 0.5
 FIRST_POLL = 0.02
 RETRY_ERRNOS = (1205, 1213)  # lock wait timeout, deadlock
 CHUNK_ATTEMPTS = 3
+MISSING_SHOWN = 5
+
+
+def json_key(key):
+    """A primary key tuple as a JSON list (for the result)."""
+    return [json_value(value) for value in key]
 
 
 def argument_spec():
@@ -453,6 +541,15 @@ def argument_spec():
             port=dict(type='int'),
             server_id=dict(type='int'),
         )),
+        owners=dict(type='list', elements='dict', options=dict(
+            residues=dict(type='list', elements='int', required=True),
+            login_host=dict(type='str'),
+            login_port=dict(type='int', default=3306),
+            login_user=dict(type='str'),
+            login_password=dict(type='str', no_log=True),
+            login_unix_socket=dict(type='str'),
+        )),
+        allow_missing_on_owner=dict(type='bool', default=False),
         binlog=dict(type='bool', default=True),
         lock_wait_timeout=dict(type='int', default=10),
         progress_file=dict(type='path'),
@@ -502,6 +599,11 @@ class Purge(object):
         self.partner_target = None
         self.partner_info = {}
         self.tables = {}
+        self.owners = []
+        self.owner_of_residue = {}
+        # Rows not found on their owner: (table, residue, owner index or -1) -> [count, first keys].
+        self.missing = {}
+        self.missing_total = 0
         self.specs = []
         self.infos = {}
         self.interlock = {}
@@ -523,6 +625,12 @@ class Purge(object):
             max_partner_seconds_behind_master=self.tracker.max_behind,
             paused=round(self.paused, 3),
             partner=self.partner_info,
+            owners=[dict(target=owner['target'], server_id=owner['server_id'], residues=owner['residues'])
+                    for owner in self.owners],
+            missing_on_owner=[dict(table=table, key=json_key(key), residue=residue,
+                                   owner=None if owner < 0 else self.owners[owner]['target'])
+                              for (table, residue, owner), (dummy, keys) in sorted(self.missing.items())
+                              for key in keys][:MISSING_SHOWN],
             interlock=self.interlock,
             queries=self.queries.summary(),
             queries_total=self.queries.total,
@@ -553,6 +661,9 @@ class Purge(object):
         partner = params['partner']
         if partner is not None and not (partner.get('login_host') or partner.get('login_unix_socket')):
             problems.append('partner: give login_host (and login_port) or login_unix_socket')
+        self.owner_of_residue, owner_problems = parse_owners(params['owners'], params['modulus'],
+                                                             params['owned_residues'])
+        problems.extend(owner_problems)
         self.specs = specs
         return peers, problems
 
@@ -603,6 +714,42 @@ class Purge(object):
             return ['partner %s has the same server_id %s as this node' % (self.partner_target, partner_id)]
         self.partner_connection = name
         return []
+
+    def connect_owners(self, node_vars):
+        """Log in to every owner; it must be another server than this node and its partner and hold the tables."""
+        problems = []
+        for owner in self.params['owners'] or []:
+            if not (owner.get('login_host') or owner.get('login_unix_socket')):
+                continue  # refused in check_options
+            params = server_params(owner, self.params)
+            target = describe_target(params)
+            try:
+                connection = connect_server(params)
+            except ShardingError as exc:
+                problems.append('owner %s: %s' % (target, exc))
+                continue
+            session = SqlSession(connection, read_only=True)
+            server_id = to_int(session.fetch_one('SELECT @@GLOBAL.server_id AS server_id')['server_id'])
+            self.owners.append(dict(session=session, target=target, server_id=server_id,
+                                    residues=sorted(owner['residues'])))
+            if server_id in (node_vars['server_id'], self.partner_info.get('server_id')):
+                problems.append('owner %s has the server_id %s of %s: the rows this node deletes must be proven '
+                                'on a server of the shard that owns them'
+                                % (target, server_id,
+                                   'this node' if server_id == node_vars['server_id'] else 'the partner'))
+            for spec in self.specs:
+                local = self.infos.get(spec.name)
+                if not local:
+                    continue
+                info = read_table_info(session, spec.schema, spec.table)
+                if info is None:
+                    problems.append('owner %s has no table %s' % (target, spec.name))
+                elif info['primary_key'] != local['primary_key']:
+                    problems.append('owner %s: the primary key of %s is (%s), here (%s)'
+                                    % (target, spec.name, ', '.join(info['primary_key']),
+                                       ', '.join(local['primary_key'])))
+        # An owner left out above is a refusal, so self.owners lines up with the option when the purge runs.
+        return problems
 
     def check_interlock(self, peers, node_vars):
         problems = []
@@ -706,11 +853,92 @@ class Purge(object):
         self.tracker.committed(to_text(row['gtid']), committed)
         return to_int(row['deleted']) or 0
 
-    def purge_table(self, spec):
-        info = self.infos[spec.name]
-        pk = info['primary_key']
-        chunk_size = self.params['chunk_size']
+    def owner_checked_chunks(self, spec, max_chunks):
+        """Yield ``(lower, keys, missing)`` per chunk of rows to delete, each chunk looked up on its owners.
+
+        ``keys`` are the chunk's primary keys in order, ``missing`` those of them
+        (with residue and owner index) their owner does not hold. Ends when no
+        row is left; fails after max_chunks.
+        """
+        pk = self.infos[spec.name]['primary_key']
+        modulus = self.params['modulus']
+        predicate = purge_condition(spec.key, modulus, self.params['owned_residues'])
+        lower = None
+        for dummy in range(max_chunks):
+            sql, sql_params = purge_rows_statement(spec, pk, predicate, lower, self.params['chunk_size'])
+            rows = self.session.fetch_all(sql, sql_params)
+            if not rows:
+                return
+            keys = [pk_values(row, pk) for row in rows]
+            wanted = set(int(row[spec.key]) % modulus for row in rows)
+            held = {}
+            for index, owner in enumerate(self.owners):
+                if not wanted.intersection(owner['residues']):
+                    continue
+                owned = owned_condition(spec.key, modulus, owner['residues'])
+                sql, sql_params = owner_keys_statement(spec, pk, owned, lower, keys[-1])
+                held[index] = set(pk_values(row, pk) for row in owner['session'].fetch_all(sql, sql_params))
+            yield lower, keys, keys_missing_on_owners(rows, pk, spec.key, modulus, self.owner_of_residue, held)
+            lower = keys[-1]
+        self.too_many_chunks(spec, max_chunks)
+
+    def note_missing(self, table, found):
+        """Count the rows of ``found`` (from owner_checked_chunks) and keep the first keys of each group."""
+        for key, residue, owner in found:
+            group = self.missing.setdefault((table, residue, -1 if owner is None else owner), [0, []])
+            group[0] += 1
+            if len(group[1]) < MISSING_SHOWN:
+                group[1].append(key)
+            self.missing_total += 1
+
+    def missing_message(self, what):
+        """The refusal for rows not proven on their owner, grouped by table, residue and owner."""
+        parts = []
+        for (table, residue, owner), (number, keys) in sorted(self.missing.items()):
+            where = ('which none of the owners given holds' if owner < 0
+                     else 'not on their owner %s' % self.owners[owner]['target'])
+            parts.append('%s: %d row(s) of residue %d %s, first %s'
+                         % (table, number, residue, where,
+                            '; '.join(describe_pk(self.infos[table]['primary_key'], key) for key in keys)))
+        return ('%s on %s: %d row(s) it would delete are not found on the shard that owns them - %s. '
+                'They may exist only on this node and its partner: a writer that still routes by the old shard map '
+                'may have written them after the split. Find and stop it, copy these rows to their owner, then run '
+                'again. If the application itself deleted them on the owner, allow_missing_on_owner=true deletes '
+                'them here too.' % (what, self.node, self.missing_total, '; '.join(parts)))
+
+    def too_many_chunks(self, spec, max_chunks):
+        self.fail('Purge of %s on %s stopped after %d chunks: more rows of other residues than the %d counted at '
+                  'the start keep arriving; is the application still writing them here?'
+                  % (spec.name, self.node, max_chunks, self.tables[spec.name]['foreign_rows_at_start']))
+
+    def range_chunks(self, spec, max_chunks):
+        """Yield ``(lower, upper, delete statement)`` per chunk: the rows to delete in a primary key range."""
+        pk = self.infos[spec.name]['primary_key']
         predicate = purge_condition(spec.key, self.params['modulus'], self.params['owned_residues'])
+        lower = None
+        for dummy in range(max_chunks):
+            sql, sql_params = purge_bound_statement(spec, pk, predicate, lower, self.params['chunk_size'])
+            row = self.session.fetch_one(sql, sql_params)
+            if row is None:
+                return
+            upper = pk_values(row, pk)
+            yield lower, upper, purge_delete_statement(spec, pk, predicate, lower, upper)
+            lower = upper
+        self.too_many_chunks(spec, max_chunks)
+
+    def checked_chunks(self, spec, max_chunks):
+        """Like range_chunks, with owners: each chunk's rows found on their owner, then deleted by primary key."""
+        pk = self.infos[spec.name]['primary_key']
+        predicate = purge_condition(spec.key, self.params['modulus'], self.params['owned_residues'])
+        for lower, keys, missing in self.owner_checked_chunks(spec, max_chunks):
+            self.note_missing(spec.name, missing)
+            if missing and not self.params['allow_missing_on_owner']:
+                self.fail(self.missing_message(
+                    'Stopped the purge of %s before the chunk %s (%d row(s) deleted so far, each found on its owner '
+                    'first, are committed)' % (spec.name, describe_range(pk, lower, keys[-1]), self.deleted)))
+            yield lower, keys[-1], purge_rows_delete_statement(spec, pk, predicate, keys)
+
+    def purge_table(self, spec):
         started = self.clock()
         total, foreign = self.count(spec)
         entry = dict(foreign_rows_at_start=foreign, deleted=0, chunks=0)
@@ -718,17 +946,10 @@ class Purge(object):
         self.progress.write('table_start', table=spec.name, rows=total, foreign_rows=foreign)
         # Each chunk moves the lower bound strictly forward; rows of other
         # residues written during the run may add chunks, within this bound.
-        max_chunks = 2 * (foreign // chunk_size) + 10
-        lower = None
-        for dummy in range(max_chunks):
-            sql, sql_params = purge_bound_statement(spec, pk, predicate, lower, chunk_size)
-            row = self.session.fetch_one(sql, sql_params)
-            if row is None:
-                break
-            upper = pk_values(row, pk)
-            sql, sql_params = purge_delete_statement(spec, pk, predicate, lower, upper)
+        max_chunks = 2 * (foreign // self.params['chunk_size']) + 10
+        chunks = self.checked_chunks if self.owners else self.range_chunks
+        for lower, upper, (sql, sql_params) in chunks(spec, max_chunks):
             deleted = self.delete_chunk(spec, sql, sql_params, lower, upper)
-            lower = upper
             entry['deleted'] += deleted
             entry['chunks'] += 1
             self.deleted += deleted
@@ -738,10 +959,6 @@ class Purge(object):
                                 elapsed=round(self.clock() - started, 3),
                                 max_partner_lag=self.tracker.max_seen)
             self.throttle(spec.name)
-        else:
-            self.fail('Purge of %s on %s stopped after %d chunks: more rows of other residues than the %d counted '
-                      'at the start keep arriving; is the application still writing them here?'
-                      % (spec.name, self.node, max_chunks, foreign))
         elapsed = self.clock() - started
         remaining, remaining_foreign = self.count(spec)
         entry.update(elapsed=round(elapsed, 3),
@@ -758,6 +975,13 @@ class Purge(object):
             foreign_rows_at_start=foreign, deleted=0, chunks=(foreign + chunk_size - 1) // chunk_size,
             elapsed=round(self.clock() - started, 3), rows_per_second=0.0,
             remaining_rows=total - foreign, remaining_foreign_rows=0)
+        if self.owners:
+            # Every row that would be deleted is looked up on its owner now.
+            before = self.missing_total
+            for dummy, keys, found in self.owner_checked_chunks(spec, 2 * (foreign // chunk_size) + 10):
+                self.note_missing(spec.name, found)
+            self.tables[spec.name].update(missing_on_owner=self.missing_total - before,
+                                          elapsed=round(self.clock() - started, 3))
         return total, foreign
 
     def run(self):
@@ -773,6 +997,7 @@ class Purge(object):
                          binlog_format=to_text(node_vars['binlog_format']))
         problems.extend(self.check_tables())
         problems.extend(self.connect_partner(node_vars))
+        problems.extend(self.connect_owners(node_vars))
         problems.extend(self.check_interlock(peers, node_vars))
         if problems:
             self.fail('Refusing to purge on %s, nothing was deleted. %d problem(s): %s'
@@ -783,6 +1008,8 @@ class Purge(object):
                              % self.node)
         if self.partner_session is None:
             self.module.warn('no partner given: the purge is not throttled on replication lag')
+        if not self.owners:
+            self.module.warn('no owners given: rows are deleted without looking them up on the shard that owns them')
 
         before = {}
         after = {}
@@ -793,6 +1020,8 @@ class Purge(object):
                 after[spec.name] = dict(rows=total - foreign, foreign_rows=0)
             if self.partner_session is not None:
                 self.measure_lag()
+            if self.missing and not self.params['allow_missing_on_owner']:
+                self.fail(self.missing_message('Refusing to purge (check mode, nothing was deleted)'))
             would = sum(entry['foreign_rows_at_start'] for entry in self.tables.values())
             result = self.result(changed=would > 0)
         else:
@@ -834,6 +1063,8 @@ def main():
         connection.close()
         if purge.partner_session is not None:
             purge.partner_session.connection.close()
+        for owner in purge.owners:
+            owner['session'].connection.close()
     module.exit_json(**result)
 
 

@@ -13,7 +13,11 @@ ansible-playbook like a user would run them:
 * shard_verify mode=record (P and R as mirrors) and mode=verify against it;
 * shard_purge of residue 1 of modulus 2 (about 500,000 rows) on P, with R as
   the partner (the deletes replicate to R) and max_lag 2 s, with chunk_size
-  1000 and, after putting the rows back, 5000.
+  1000 and, after putting the rows back, 5000;
+* the same with the owner check (option owners): a third server O holds the
+  rows of residue 1, as the shard that now owns them would; first in check
+  mode (every row looked up on O), then for real (each chunk looked up on O,
+  then deleted by primary key), chunk_size 1000.
 
 Prints the figures; asserts only that the work was done (rows gone on both
 servers), never timings. Run: .venv/bin/python tests/bench/bench_purge_verify.py
@@ -43,7 +47,7 @@ ROWS = int(os.environ.get('ROWS', '1000000'))
 BUFFER_POOL = 512 * 1024 * 1024
 
 
-def load(server):
+def load(server, where='1'):
     server.query('SET GLOBAL innodb_buffer_pool_size = %s', (BUFFER_POOL,))
     started = time.monotonic()
     server.setup_sql([
@@ -51,7 +55,7 @@ def load(server):
         'CREATE TABLE bench.t (id BIGINT NOT NULL PRIMARY KEY, grp INT NOT NULL, payload VARCHAR(64) NOT NULL, '
         'created DATETIME NOT NULL) ENGINE=InnoDB',
         "INSERT INTO bench.t SELECT seq, seq %% 997, REPEAT(CHAR(97 + seq %% 26), 40), "
-        "'2026-01-01' + INTERVAL seq SECOND FROM bench.seq_1_to_%d" % ROWS,
+        "'2026-01-01' + INTERVAL seq SECOND FROM bench.seq_1_to_%d WHERE %s" % (ROWS, where),
     ])
     return time.monotonic() - started
 
@@ -104,13 +108,15 @@ def run(ansible, module, args):
 
 
 def main():
-    with running_servers([('p', 31, 1, 1), ('r', 32, 2, 2)]) as (primary, replica):
+    with running_servers([('p', 31, 1, 1), ('r', 32, 2, 2), ('o', 33, 3, 1)]) as (primary, replica, owner):
         collections_root, dummy = _collections_root()
         ansible = AnsibleRunner(tempfile.mkdtemp(prefix='bench-purge-'), collections_root)
         for server in (primary, replica):
             seconds = load(server)
             print('load %s: %d rows in %.1f s (%.0f rows/s), not binlogged'
                   % (server.name, ROWS, seconds, ROWS / seconds))
+        seconds = load(owner, 'seq % 2 = 1')
+        print('load o: the %d rows of residue 1 in %.1f s, not binlogged' % (rows(owner), seconds))
         replicate(replica, primary)
         primary.setup_sql(['ANALYZE TABLE bench.t'])
         size = primary.query("SELECT data_length + index_length AS b FROM information_schema.TABLES "
@@ -134,18 +140,31 @@ def main():
               % (ROWS, verified['report']['elapsed'], wall, 2 * ROWS / verified['report']['elapsed'],
                  len(verified['failures'])))
 
-        for chunk_size in (1000, 5000):
+        owners = [dict(residues=[1], login_host=owner.host, login_port=owner.port)]
+        for chunk_size, checked in ((1000, False), (5000, False), (1000, True)):
             before_binlog = binlog_bytes(primary)
             args = dict(primary.login_args(), tables=['bench.t'], key_column='id', modulus=2, owned_residues=[0],
                         chunk_size=chunk_size, max_lag=2, max_pause=600,
                         partner=dict(login_host=replica.host, login_port=replica.port))
+            if checked:
+                args['owners'] = owners
+                started = time.monotonic()
+                looked = ansible('smooth.mariadb.shard_purge', args, check=True)
+                wall = time.monotonic() - started
+                if looked.get('failed'):
+                    raise SystemExit('shard_purge check mode with owners failed: %s' % looked.get('msg'))
+                print('shard_purge check mode with owners: looked up %d rows on O, %d missing, module %.1f s, '
+                      'wall %.1f s (%.0f rows/s)'
+                      % (looked['tables']['bench.t']['foreign_rows_at_start'],
+                         looked['tables']['bench.t']['missing_on_owner'], looked['elapsed'], wall,
+                         looked['tables']['bench.t']['foreign_rows_at_start'] / looked['elapsed']))
             purged, wall = run(ansible, 'smooth.mariadb.shard_purge', args)
             entry = purged['tables']['bench.t']
             lag_after = catch_up(replica, primary)
-            print('shard_purge chunk_size %d: deleted %d rows in %d chunks, table %.1f s, %.0f rows/s; '
+            print('shard_purge%s chunk_size %d: deleted %d rows in %d chunks, table %.1f s, %.0f rows/s; '
                   'module %.1f s, wall %.1f s; partner max lag %.3f s (max Seconds_Behind_Master %s), paused %.1f s; '
                   'R caught up %.2f s after; binlog +%.1f MiB'
-                  % (chunk_size, entry['deleted'], entry['chunks'], entry['elapsed'], entry['rows_per_second'],
+                  % (' with owners' if checked else '', chunk_size, entry['deleted'], entry['chunks'], entry['elapsed'], entry['rows_per_second'],
                      purged['elapsed'], wall, purged['max_partner_lag'],
                      purged['max_partner_seconds_behind_master'], purged['paused'], lag_after,
                      (binlog_bytes(primary) - before_binlog) / 1048576.0))
@@ -154,7 +173,7 @@ def main():
             again, wall = run(ansible, 'smooth.mariadb.shard_purge', args)
             print('shard_purge rerun: changed=%s deleted=%d, module %.1f s (one scan to find nothing)'
                   % (again['changed'], again['deleted'], again['elapsed']))
-            if chunk_size == 1000:
+            if not checked:
                 for server in (primary, replica):
                     restore_odd_rows(server)
                 assert rows(primary) == rows(replica) == ROWS

@@ -364,3 +364,80 @@ def test_throttle_fails_with_the_lag_and_a_rerun_continues(ansible, servers, sha
     assert count(b, 'SELECT COUNT(*) FROM %s.accounts' % db) == 50
     again = ansible(MODULE, dict(args, max_lag=2, max_pause=30))
     assert again['changed'] is False and again['deleted'] == 0
+
+
+def owner_args(server, residues):
+    """An owners entry for server (login and port, the module's own credentials)."""
+    return dict(residues=residues, login_host=server.host, login_port=server.port)
+
+
+def test_owner_check_refuses_rows_the_owner_does_not_hold_and_deletes_only_rows_it_holds(ansible, servers, shard_db):
+    """B plays the owner of residues 0 and 2 (of 3) that A gives away; A and B start with the same rows."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    owners = [owner_args(b, [0, 2])]
+    # A stale writer put order 1001 (customer 5, residue 2) on A only, after the split; the
+    # application deleted account 3 (residue 0) on its owner B. Neither is on B.
+    a.setup_sql(["INSERT INTO %s.orders VALUES (1001, 5, 1.00, 'stale')" % db])
+    b.setup_sql(['DELETE FROM %s.accounts WHERE id = 3' % db])
+    foreign = expected_foreign(3, [1])
+
+    checked = ansible(MODULE, purge_args(a, db, owners=owners), check=True)
+    assert checked['failed'] is True
+    msg = checked['msg']
+    assert msg.startswith('Refusing to purge (check mode, nothing was deleted) on 127.0.0.1:%d: 2 row(s) it would '
+                          'delete are not found on the shard that owns them' % a.port), msg
+    assert '%s.accounts: 1 row(s) of residue 0 not on their owner 127.0.0.1:%d, first id = 3' % (db, b.port) in msg
+    assert '%s.orders: 1 row(s) of residue 2 not on their owner 127.0.0.1:%d, first id = 1001' % (db, b.port) in msg
+    assert 'allow_missing_on_owner=true' in msg
+    assert sorted((m['table'], m['key']) for m in checked['missing_on_owner']) == [
+        ('%s.accounts' % db, [3]), ('%s.orders' % db, [1001])]
+    assert checked['owners'] == [dict(target='127.0.0.1:%d' % b.port, server_id=12, residues=[0, 2])]
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 201
+
+    # Outside check mode the purge stops at the first chunk holding such a row; what it
+    # deleted before was found on B first, and the rows B lacks are still on A.
+    stopped = ansible(MODULE, purge_args(a, db, owners=owners))
+    assert stopped['failed'] is True
+    assert 'Stopped the purge of %s.' % db in stopped['msg']
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE id = 1001' % db) == 1
+    assert count(a, 'SELECT COUNT(*) FROM %s.accounts WHERE id = 3' % db) == 1
+    assert stopped['deleted'] < foreign['orders'] + foreign['items'] + foreign['accounts'] + 1
+
+    # Once the stale row is on its owner, only the row the application deleted remains unproven.
+    b.setup_sql(["INSERT INTO %s.orders VALUES (1001, 5, 1.00, 'stale')" % db])
+    again = ansible(MODULE, purge_args(a, db, owners=owners), check=True)
+    assert again['failed'] is True
+    assert '1 row(s) it would delete' in again['msg'] and 'first id = 3' in again['msg']
+
+    allowed = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True))
+    assert allowed.get('failed') is not True, allowed['msg']
+    assert allowed['deleted'] + stopped['deleted'] == foreign['orders'] + foreign['items'] + foreign['accounts'] + 1
+    for table, key in (('orders', 'customer_id'), ('items', 'order_id'), ('accounts', 'id')):
+        assert count(a, 'SELECT COUNT(*) FROM %s.%s WHERE MOD(%s, 3) <> 1' % (db, table, key)) == 0
+    assert any('IN (' in query for query in allowed['queries'])
+    rerun = ansible(MODULE, purge_args(a, db, owners=owners))
+    assert rerun['changed'] is False and rerun['deleted'] == 0
+    assert_no_secret(allowed)
+
+
+def test_owner_refusals_name_the_owner_problem_and_delete_nothing(ansible, servers, shard_db):
+    a, b = servers.a, servers.b
+    db = shard_db
+    b.setup_sql(['DROP TABLE %s.items' % db])
+    refused = ansible(MODULE, purge_args(a, db, owners=[
+        owner_args(b, [0, 1]), owner_args(a, [2, 0]), dict(residues=[2]),
+        dict(residues=[2], login_host=b.host, login_port=b.port, login_password='wrong-owner-pw')]))
+    assert refused['failed'] is True
+    msg = refused['msg']
+    assert msg.startswith('Refusing to purge on 127.0.0.1:%d, nothing was deleted.' % a.port)
+    assert 'owners[0]: residue 1 is kept by this node, it has no other owner' in msg
+    assert 'owners[1]: residue 0 is already owned by owners[0]' in msg
+    assert 'owners[2]: give login_host (and login_port) or login_unix_socket' in msg
+    assert 'owners[3]: residue 2 is already owned by owners[1]' in msg
+    assert 'owner 127.0.0.1:%d has no table %s.items' % (b.port, db) in msg
+    assert 'owner 127.0.0.1:%d has the server_id 11 of this node' % a.port in msg
+    assert 'Access denied' in msg
+    assert 'wrong-owner-pw' not in json.dumps(refused.result)
+    assert refused['deleted'] == 0
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200

@@ -276,6 +276,61 @@ def test_chunks_partition_the_table():
     assert sorted(seen) == grid
 
 
+def test_owner_check_statements():
+    predicate = s.purge_condition('customer_id', 2, (1,))
+    rows = s.purge_rows_statement(spec(), ['id'], predicate, (7,), 500)
+    assert render_statement(*rows) == (
+        'SELECT `id`, `customer_id` FROM `shop`.`orders` FORCE INDEX (PRIMARY) WHERE (`id` > 7) AND '
+        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1)) ORDER BY `id` LIMIT 500')
+    # A key column that is part of the primary key is not selected twice.
+    rows = s.purge_rows_statement(spec(key='b'), ['a', 'b'], s.purge_condition('b', 2, (1,)), None, 5)
+    assert render_statement(*rows).startswith('SELECT `a`, `b` FROM `shop`.`orders` FORCE INDEX (PRIMARY) WHERE (')
+    keys = s.owner_keys_statement(spec(), ['id'], s.owned_condition('customer_id', 2, [0]), None, (40,))
+    assert render_statement(*keys) == (
+        'SELECT `id` FROM `shop`.`orders` WHERE (`id` <= 40) AND '
+        '(`customer_id` IS NOT NULL AND `customer_id` >= 0 AND MOD(`customer_id`, 2) IN (0))')
+    delete = s.purge_rows_delete_statement(spec(), ['id'], predicate, [(3,), (8,)])
+    assert render_statement(*delete) == (
+        'DELETE FROM `shop`.`orders` WHERE `id` IN (3, 8) AND '
+        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1))')
+    delete = s.purge_rows_delete_statement(spec(), ['a', 'b'], predicate, [(1, 'x'), (2, "it's")])
+    assert render_statement(*delete).startswith("DELETE FROM `shop`.`orders` WHERE (`a`, `b`) IN ((1, 'x'), (2, 'it")
+
+
+def test_pk_in_condition_selects_exactly_the_keys():
+    columns = ['a', 'b']
+    grid = sorted(itertools.product(range(3), range(3)))
+    keys = [(0, 2), (2, 1), (1, 1)]
+    assert _sqlite_matches(columns, s.pk_in_condition(columns, keys), grid) == sorted(keys)
+    assert _sqlite_matches(['a'], s.pk_in_condition(['a'], [(1,)]), [(0,), (1,), (2,)]) == [(1,)]
+
+
+def test_parse_owners_maps_residues_and_refuses_overlaps():
+    owners = [dict(residues=[1, 3], login_host='10.0.0.2'), dict(residues=[2], login_unix_socket='/s')]
+    assert s.parse_owners(owners, 4, [0]) == ({1: 0, 3: 0, 2: 1}, [])
+    assert s.parse_owners(None, 4, [0]) == ({}, [])
+    by_residue, problems = s.parse_owners(
+        [dict(residues=[1, 0], login_host='h'), dict(residues=[1, 4]), dict(residues=[], login_host='h')], 4, [0])
+    assert by_residue == {1: 0}
+    assert problems == [
+        'owners[0]: residue 0 is kept by this node, it has no other owner',
+        'owners[1]: give login_host (and login_port) or login_unix_socket',
+        'owners[1]: residue 1 is already owned by owners[0]',
+        'owners[1]: residue 4 is not within 0..3',
+        'owners[2]: give the residues it owns',
+    ]
+
+
+def test_keys_missing_on_owners():
+    rows = [dict(id=1, k=5), dict(id=2, k=6), dict(id=3, k=7), dict(id=4, k=9), dict(id=5, k=10)]
+    # modulus 4: residues 1 (ids 1, 4), 2 (ids 2, 5), 3 (id 3); owner 0 has residue 1, owner 1 residue 2.
+    held = {0: {(1,), (4,)}, 1: {(2,)}}
+    missing = s.keys_missing_on_owners(rows, ['id'], 'k', 4, {1: 0, 2: 1}, held)
+    assert missing == [((3,), 3, None), ((5,), 2, 1)]
+    assert s.keys_missing_on_owners(rows[:1], ['id'], 'k', 4, {1: 0}, {}) == [((1,), 1, 0)]
+    assert s.keys_missing_on_owners([], ['id'], 'k', 4, {}, {}) == []
+
+
 def test_pk_range_condition_open():
     assert s.pk_range_condition(['id']) == ('1', ())
 
