@@ -24,7 +24,9 @@ import sys
 import yaml
 
 RECORD = re.compile(r'^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ p=(?P<pid>\d+) u=\S+ n=\S+ (?P<level>\w+)\| (?P<text>.*)$')
-FAILURE = re.compile(r'^(?:fatal|failed): \[(?P<host>[^\]]+)\](?:: FAILED!)?[^=]*=> ?(?P<body>.*)$', re.S)
+FAILURE = re.compile(r'^(?:fatal|failed): \[(?P<host>[^\]]+)\](?: \((?P<item>item=[^\n]*?)\))?(?:: FAILED!)? =>(?P<body>.*)$',
+                     re.S)
+ANSI = re.compile(r'\x1b\[[0-9;]*m')
 BANNER = re.compile(r'^(?P<kind>PLAY|TASK|RUNNING HANDLER) \[(?P<name>.*)\] \**$')
 
 
@@ -71,13 +73,14 @@ def failures(lines):
             continue
         match = FAILURE.match(text)
         if match:
+            host = match.group('host') + (' (%s)' % match.group('item') if match.group('item') else '')
             found.append({'time': rec['time'], 'pid': pid, 'play': play.get(pid, '?'), 'task': task.get(pid, '?'),
-                          'host': match.group('host'), 'result': _body(match.group('body'))})
+                          'host': host, 'result': _body(match.group('body'))})
     return found
 
 
 def _clip(text, width):
-    text = str(text)
+    text = ANSI.sub('', str(text))
     indent = text[:len(text) - len(text.lstrip())]
     text = indent + ' '.join(text.split())
     return text if len(text) <= width else text[:width - 3] + '...'

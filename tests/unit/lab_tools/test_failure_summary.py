@@ -62,6 +62,15 @@ def test_summary_clips_long_lines_and_says_when_nothing_failed():
     assert 'no failed task' in failure_summary.summary_lines([])[0]
 
 
+def test_loop_items_are_named_with_their_host():
+    log = ('2026-12-01 21:44:53,221 p=307 u=root n=ansible INFO| TASK [Count rows] ****\n'
+           '2026-12-01 21:44:53,222 p=307 u=root n=ansible INFO| failed: [db-1] (item=shop.orders) => \n'
+           '    ansible_loop_var: item\n    msg: \'Module failed: Value of unknown type: <class\n        x>\'\n')
+    found = failure_summary.failures(log.splitlines(True))
+    assert [(f['host'], f['task'], f['result']['msg']) for f in found] == [
+        ('db-1 (item=shop.orders)', 'Count rows', 'Module failed: Value of unknown type: <class x>')]
+
+
 def test_json_results_parse_too():
     log = ('2026-12-01 21:01:45,025 p=1 u=root n=ansible INFO| fatal: [h]: FAILED! => {\n'
            '    "changed": false,\n    "msg": "boom"\n}\n')
