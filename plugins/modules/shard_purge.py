@@ -902,9 +902,10 @@ class Purge(object):
                             '; '.join(describe_pk(self.infos[table]['primary_key'], key) for key in keys)))
         return ('%s on %s: %d row(s) it would delete are not found on the shard that owns them - %s. '
                 'They may exist only on this node and its partner: a writer that still routes by the old shard map '
-                'may have written them after the split. Find and stop it, copy these rows to their owner, then run '
-                'again. If the application itself deleted them on the owner, allow_missing_on_owner=true deletes '
-                'them here too.' % (what, self.node, self.missing_total, '; '.join(parts)))
+                'may have written them after the split. Find and stop it, copy these rows to their owner with the '
+                'same primary key (only the primary key is compared), then run again. If the application itself '
+                'deleted them on the owner, allow_missing_on_owner=true deletes them here too.'
+                % (what, self.node, self.missing_total, '; '.join(parts)))
 
     def too_many_chunks(self, spec, max_chunks):
         self.fail('Purge of %s on %s stopped after %d chunks: more rows of other residues than the %d counted at '
