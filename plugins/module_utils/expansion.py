@@ -387,6 +387,9 @@ def expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=Non
         new = partners[existing]
         old = nodes[existing]
         server_id, domain = identities[shard_index]
+        # The rows this shard's nodes delete belong to the other half of the old shard.
+        drop = {'modulus': new_modulus, 'keep_residues': [shard_index],
+                'owner_shard': split_from + modulus if shard_index == split_from else split_from}
         common = {
             'shard_index': shard_index,
             'modulus': new_modulus,
@@ -409,7 +412,7 @@ def expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=Non
             'former_partner': old['partner'],
             'former_shard_index': split_from,
             'keep_residues': [shard_index],
-            'drop': {'modulus': new_modulus, 'keep_residues': [shard_index]},
+            'drop': dict(drop),
         })
         plan_nodes[new] = dict(common, **{
             'member_index': 1,
@@ -421,7 +424,7 @@ def expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=Non
             'role': 'new',
             'seed_from': existing,
             'keep_residues': [shard_index],
-            'drop': {'modulus': new_modulus, 'keep_residues': [shard_index]},
+            'drop': dict(drop),
         })
         plan_shards.append({
             'index': shard_index,

@@ -853,6 +853,16 @@ class Purge(object):
         self.tracker.committed(to_text(row['gtid']), committed)
         return to_int(row['deleted']) or 0
 
+    def pk_and_predicate(self, spec):
+        """The table's primary key columns and the condition of the rows the purge deletes."""
+        return (self.infos[spec.name]['primary_key'],
+                purge_condition(spec.key, self.params['modulus'], self.params['owned_residues']))
+
+    def max_chunks(self, foreign):
+        """Bound on the chunks of a table: each moves the lower bound strictly forward; rows of other
+        residues written during the run may add chunks, within this bound."""
+        return 2 * (foreign // self.params['chunk_size']) + 10
+
     def owner_checked_chunks(self, spec, max_chunks):
         """Yield ``(lower, keys, missing)`` per chunk of rows to delete, each chunk looked up on its owners.
 
@@ -860,9 +870,8 @@ class Purge(object):
         (with residue and owner index) their owner does not hold. Ends when no
         row is left; fails after max_chunks.
         """
-        pk = self.infos[spec.name]['primary_key']
+        pk, predicate = self.pk_and_predicate(spec)
         modulus = self.params['modulus']
-        predicate = purge_condition(spec.key, modulus, self.params['owned_residues'])
         lower = None
         for dummy in range(max_chunks):
             sql, sql_params = purge_rows_statement(spec, pk, predicate, lower, self.params['chunk_size'])
@@ -914,8 +923,7 @@ class Purge(object):
 
     def range_chunks(self, spec, max_chunks):
         """Yield ``(lower, upper, delete statement)`` per chunk: the rows to delete in a primary key range."""
-        pk = self.infos[spec.name]['primary_key']
-        predicate = purge_condition(spec.key, self.params['modulus'], self.params['owned_residues'])
+        pk, predicate = self.pk_and_predicate(spec)
         lower = None
         for dummy in range(max_chunks):
             sql, sql_params = purge_bound_statement(spec, pk, predicate, lower, self.params['chunk_size'])
@@ -929,8 +937,7 @@ class Purge(object):
 
     def checked_chunks(self, spec, max_chunks):
         """Like range_chunks, with owners: each chunk's rows found on their owner, then deleted by primary key."""
-        pk = self.infos[spec.name]['primary_key']
-        predicate = purge_condition(spec.key, self.params['modulus'], self.params['owned_residues'])
+        pk, predicate = self.pk_and_predicate(spec)
         for lower, keys, missing in self.owner_checked_chunks(spec, max_chunks):
             self.note_missing(spec.name, missing)
             if missing and not self.params['allow_missing_on_owner']:
@@ -945,11 +952,8 @@ class Purge(object):
         entry = dict(foreign_rows_at_start=foreign, deleted=0, chunks=0)
         self.tables[spec.name] = entry
         self.progress.write('table_start', table=spec.name, rows=total, foreign_rows=foreign)
-        # Each chunk moves the lower bound strictly forward; rows of other
-        # residues written during the run may add chunks, within this bound.
-        max_chunks = 2 * (foreign // self.params['chunk_size']) + 10
         chunks = self.checked_chunks if self.owners else self.range_chunks
-        for lower, upper, (sql, sql_params) in chunks(spec, max_chunks):
+        for lower, upper, (sql, sql_params) in chunks(spec, self.max_chunks(foreign)):
             deleted = self.delete_chunk(spec, sql, sql_params, lower, upper)
             entry['deleted'] += deleted
             entry['chunks'] += 1
@@ -979,7 +983,7 @@ class Purge(object):
         if self.owners:
             # Every row that would be deleted is looked up on its owner now.
             before = self.missing_total
-            for dummy, keys, found in self.owner_checked_chunks(spec, 2 * (foreign // chunk_size) + 10):
+            for dummy, keys, found in self.owner_checked_chunks(spec, self.max_chunks(foreign)):
                 self.note_missing(spec.name, found)
             self.tables[spec.name].update(missing_on_owner=self.missing_total - before,
                                           elapsed=round(self.clock() - started, 3))

@@ -73,7 +73,7 @@ def check_plan(plan, fleet, partners, vips, version):
             assert settings['shard_index'] == settings['owned_residue'] == index
             assert settings['modulus'] == two_n
             assert settings['keep_residues'] == [index]
-            assert settings['drop'] == {'modulus': two_n, 'keep_residues': [index]}
+            assert settings['drop'] == {'modulus': two_n, 'keep_residues': [index], 'owner_shard': (index + n) % two_n}
             for key in ('vip', 'vip_prefix', 'vip_cidr', 'vrrp_instance', 'vrrp_router_id'):
                 assert settings[key] == shard[key]
             assert settings['auto_increment_increment'] == 2
@@ -127,7 +127,7 @@ def test_tutorial_one_to_two_exact_plan():
         'server_id': 2, 'gtid_domain_id': 2, 'auto_increment_increment': 2, 'auto_increment_offset': 2,
         'vip': '10.0.0.201', 'vip_prefix': 24, 'vip_cidr': '10.0.0.201/24', 'vrrp_instance': 'VI_SHARD1',
         'vrrp_router_id': 52, 'vrrp_priority': 150, 'role': 'existing', 'former_partner': 'A',
-        'former_shard_index': 0, 'keep_residues': [1], 'drop': {'modulus': 2, 'keep_residues': [1]},
+        'former_shard_index': 0, 'keep_residues': [1], 'drop': {'modulus': 2, 'keep_residues': [1], 'owner_shard': 0},
         'address': '10.0.1.2', 'partner_address': '10.0.1.4',
     }
     assert plan['nodes']['A2'] == {
@@ -135,7 +135,7 @@ def test_tutorial_one_to_two_exact_plan():
         'server_id': 3, 'gtid_domain_id': 3, 'auto_increment_increment': 2, 'auto_increment_offset': 2,
         'vip': '10.0.0.200', 'vip_prefix': 24, 'vip_cidr': '10.0.0.200/24', 'vrrp_instance': 'VI_SHARD0',
         'vrrp_router_id': 51, 'vrrp_priority': 100, 'role': 'new', 'seed_from': 'A',
-        'keep_residues': [0], 'drop': {'modulus': 2, 'keep_residues': [0]},
+        'keep_residues': [0], 'drop': {'modulus': 2, 'keep_residues': [0], 'owner_shard': 1},
         'address': '10.0.1.3', 'partner_address': '10.0.1.1',
     }
     assert plan['nodes']['B2']['server_id'] == 4 and plan['nodes']['B2']['auto_increment_offset'] == 1
