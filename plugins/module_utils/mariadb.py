@@ -88,6 +88,18 @@ def quote_identifier(name):
     return '`%s`' % name.replace('`', '``')
 
 
+def sql_identifier(name):
+    """:func:`quote_identifier` for statement text that is run with parameters.
+
+    PyMySQL formats a statement with ``sql % params`` whenever params are given
+    (also an empty tuple), so a percent sign in a name must be written ``%%``:
+    a table named ``t%`` would otherwise fail ("not enough arguments") and one
+    listed as ``t%%`` would reach the server as ``t%``, another table. Every
+    statement built with these names must be run with a params tuple.
+    """
+    return quote_identifier(name).replace('%', '%%')
+
+
 def to_bool(value):
     """Interpret a server flag (``ON``/``OFF``, ``Yes``/``No``, 1/0) as a bool.
 

@@ -53,7 +53,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     MariaDBConnectError,
     connect_with_params,
     describe_target,
-    quote_identifier,
+    sql_identifier,
     to_int,
     to_text,
 )
@@ -304,7 +304,7 @@ def non_transactional_warning(spec, info):
 # ---------------------------------------------------------------------------
 
 def qualified(spec):
-    return '%s.%s' % (quote_identifier(spec.schema), quote_identifier(spec.table))
+    return '%s.%s' % (sql_identifier(spec.schema), sql_identifier(spec.table))
 
 
 def owned_condition(key, modulus, residues):
@@ -312,7 +312,7 @@ def owned_condition(key, modulus, residues):
 
     A NULL or negative key is never owned (see the module docstring).
     """
-    column = quote_identifier(key)
+    column = sql_identifier(key)
     if modulus == 1:
         return '(%s IS NOT NULL AND %s >= 0)' % (column, column), ()
     placeholders = ', '.join(['%s'] * len(residues))
@@ -331,7 +331,7 @@ def purge_condition(key, modulus, residues):
 
     NULL and negative keys never match (they are refused before the purge).
     """
-    column = quote_identifier(key)
+    column = sql_identifier(key)
     placeholders = ', '.join(['%s'] * len(residues))
     return ('(%s >= 0 AND MOD(%s, %%s) NOT IN (%s))' % (column, column, placeholders),
             (modulus,) + tuple(residues))
@@ -339,7 +339,7 @@ def purge_condition(key, modulus, residues):
 
 def invalid_key_condition(key, column_info):
     """``(sql, params)`` for rows with a NULL or negative key, or None when the type excludes both."""
-    column = quote_identifier(key)
+    column = sql_identifier(key)
     parts = []
     if column_info is None or column_info.get('nullable', True):
         parts.append('%s IS NULL' % column)
@@ -354,7 +354,7 @@ def _lexicographic(columns, values, strict_op, final_op):
     """Expanded tuple comparison ``(columns) OP (values)`` for OP in >, >=, <, <=."""
     if len(columns) != len(values):
         raise ValueError('%d key columns but %d values' % (len(columns), len(values)))
-    quoted = [quote_identifier(column) for column in columns]
+    quoted = [sql_identifier(column) for column in columns]
     sql = None
     params = []
     # Build from the last column outwards: c_n OP v_n, then
@@ -409,7 +409,7 @@ def _and(*conditions):
 
 
 def _pk_list(columns):
-    return ', '.join(quote_identifier(column) for column in columns)
+    return ', '.join(sql_identifier(column) for column in columns)
 
 
 def purge_bound_statement(spec, pk, predicate, lower, chunk_size):
@@ -421,7 +421,7 @@ def purge_bound_statement(spec, pk, predicate, lower, chunk_size):
     """
     where, params = _and(pk_range_condition(pk, lower=lower), predicate)
     pk_list = _pk_list(pk)
-    order_desc = ', '.join('%s DESC' % quote_identifier(column) for column in pk)
+    order_desc = ', '.join('%s DESC' % sql_identifier(column) for column in pk)
     sql = ('SELECT %s FROM (SELECT %s FROM %s FORCE INDEX (PRIMARY) WHERE %s ORDER BY %s LIMIT %%s) AS chunk '
            'ORDER BY %s LIMIT 1' % (pk_list, pk_list, qualified(spec), where, pk_list, order_desc))
     return sql, params + (int(chunk_size),)
@@ -454,7 +454,7 @@ def owner_keys_statement(spec, pk, owned, lower, upper):
 def pk_in_condition(pk, keys):
     """``(sql, params)`` true for the rows whose primary key is one of ``keys`` (tuples, at least one)."""
     if len(pk) == 1:
-        return ('%s IN (%s)' % (quote_identifier(pk[0]), ', '.join(['%s'] * len(keys))),
+        return ('%s IN (%s)' % (sql_identifier(pk[0]), ', '.join(['%s'] * len(keys))),
                 tuple(key[0] for key in keys))
     row = '(%s)' % ', '.join(['%s'] * len(pk))
     return ('(%s) IN (%s)' % (_pk_list(pk), ', '.join([row] * len(keys))),
@@ -540,7 +540,7 @@ def _encoded_columns(columns):
     """
     fields = []
     for column in columns:
-        quoted = quote_identifier(column)
+        quoted = sql_identifier(column)
         fields.append("CONCAT_WS('#', LENGTH(%s), %s)" % (quoted, quoted))
     return "CONCAT_WS('|', %s)" % ', '.join(fields)
 

@@ -441,3 +441,39 @@ def test_owner_refusals_name_the_owner_problem_and_delete_nothing(ansible, serve
     assert 'wrong-owner-pw' not in json.dumps(refused.result)
     assert refused['deleted'] == 0
     assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+
+
+def test_percent_in_names_purges_exactly_the_listed_table(ansible, servers, shard_db):
+    """Names reach the server as written: t%% is not t%, and t% does not break the statement."""
+    a = servers.a
+    db = shard_db
+    statements = []
+    for table in ('t%', 't%%'):
+        statements += [
+            'CREATE TABLE {db}.`{t}` (`id%` INT NOT NULL PRIMARY KEY, `k%` INT NOT NULL) ENGINE=InnoDB'.format(
+                db=db, t=table),
+            'INSERT INTO {db}.`{t}` SELECT seq, seq FROM {db}.seq_1_to_20'.format(db=db, t=table),
+        ]
+    a.setup_sql(statements)
+
+    def rows(table):
+        return count(a, 'SELECT COUNT(*) FROM {db}.`{t}`'.format(db=db, t=table))
+
+    checked = ansible(MODULE, purge_args(a, db, tables=[{'name': '%s.t%%%%' % db, 'key': 'k%'}], modulus=2,
+                                         owned_residues=[0]), check=True)
+    assert checked.get('failed') is not True, checked.get('msg')
+    assert checked['tables'] == {'%s.t%%%%' % db: dict(checked['tables']['%s.t%%%%' % db], foreign_rows_at_start=10)}
+
+    done = ansible(MODULE, purge_args(a, db, tables=[{'name': '%s.t%%%%' % db, 'key': 'k%'}], modulus=2,
+                                      owned_residues=[0]))
+    assert done.get('failed') is not True, done.get('msg')
+    assert done['deleted'] == 10
+    assert (rows('t%%'), rows('t%')) == (10, 20)
+    assert any(query.startswith('DELETE FROM `%s`.`t%%%%`' % db) for query in done['queries'])
+
+    single = ansible(MODULE, purge_args(a, db, tables=[{'name': '%s.t%%' % db, 'key': 'k%'}], modulus=2,
+                                        owned_residues=[1]))
+    assert single.get('failed') is not True, single.get('msg')
+    assert single['deleted'] == 10
+    assert (rows('t%%'), rows('t%')) == (10, 10)
+    assert count(a, 'SELECT COUNT(*) FROM {db}.`t%` WHERE MOD(`k%`, 2) = 0'.format(db=db)) == 0

@@ -216,6 +216,41 @@ def test_identifiers_are_quoted():
     assert s.qualified(spec('my db.or`ders')) == '`my db`.`or``ders`'
 
 
+def _as_sent(statement):
+    """The statement text PyMySQL sends: ``sql % escaped params``, also for an empty tuple."""
+    sql, params = statement
+    assert params is not None, 'a statement with identifiers in it must be run with a params tuple'
+    return sql % tuple(render_statement('%s', (param,)) for param in params)
+
+
+@pytest.mark.parametrize('table', ['t%', 't%%', 't%s', '%d'])
+def test_percent_in_names_reaches_the_server_exactly(table):
+    """A table named t% must not fail ("not enough arguments") and t%% must not turn into t%."""
+    named = spec('shop.%s' % table, key='k%')
+    quoted = '`shop`.`%s`' % table
+    pk = ['id%']
+    predicate = s.purge_condition('k%', 2, (1,))
+    statements = [
+        s.count_statement(named, s.owned_condition('k%', 1, (0,))),
+        s.count_statement(named, s.owned_condition('k%', 2, (0,))),
+        s.purge_bound_statement(named, pk, predicate, None, 10),
+        s.purge_delete_statement(named, pk, predicate, None, (5,)),
+        s.purge_rows_statement(named, pk, predicate, (3,), 10),
+        s.owner_keys_statement(named, pk, s.owned_condition('k%', 2, (0,)), None, (9,)),
+        s.purge_rows_delete_statement(named, pk, predicate, [(1,), (2,)]),
+        s.invalid_key_count_statement(named, s.invalid_key_condition('k%', None)),
+        s.table_stats_statement(named, pk, s.owned_condition('k%', 2, (1,)), columns=['id%', 'k%']),
+        s.chunk_bound_statement(named, pk, None, 10),
+        s.chunk_checksum_statement(named, pk, ['id%', 'k%'], None, None),
+        s.foreign_examples_statement(named, pk, s.owned_condition('k%', 2, (1,)), 3),
+    ]
+    for statement in statements:
+        sent = _as_sent(statement)
+        assert quoted in sent, sent
+        assert '`k%`' in sent or '`id%`' in sent, sent
+        assert render_statement(*statement) == sent
+
+
 @pytest.mark.parametrize('column, expected', [
     (dict(nullable=False, unsigned=True), None),
     (dict(nullable=True, unsigned=True), '(`k` IS NULL)'),
