@@ -439,16 +439,29 @@ def purge_rows_statement(spec, pk, predicate, lower, chunk_size):
     In primary key order, along PRIMARY; no row when none is left.
     """
     where, params = _and(pk_range_condition(pk, lower=lower), predicate)
-    columns = list(pk) + ([spec.key] if spec.key not in pk else [])
     sql = ('SELECT %s FROM %s FORCE INDEX (PRIMARY) WHERE %s ORDER BY %s LIMIT %%s'
-           % (_pk_list(columns), qualified(spec), where, _pk_list(pk)))
+           % (_pk_list(_with_key(pk, spec.key)), qualified(spec), where, _pk_list(pk)))
     return sql, params + (int(chunk_size),)
 
 
 def owner_keys_statement(spec, pk, owned, lower, upper):
-    """SELECT the primary keys of the owner's rows (``owned``) in the primary key range (lower, upper]."""
+    """SELECT primary key and shard key of the owner's rows (``owned``) in the primary key range (lower, upper]."""
     where, params = _and(pk_range_condition(pk, lower=lower, upper=upper), owned)
-    return 'SELECT %s FROM %s WHERE %s' % (_pk_list(pk), qualified(spec), where), params
+    return 'SELECT %s FROM %s WHERE %s' % (_pk_list(_with_key(pk, spec.key)), qualified(spec), where), params
+
+
+def _with_key(pk, key):
+    """The primary key columns and the shard key column, once."""
+    return list(pk) + ([key] if key not in pk else [])
+
+
+def row_identity(row, pk, key):
+    """What makes two copies of a row the same row: its primary key and its shard key.
+
+    After a doubling both new pairs hand out the same auto-increment ids, so a
+    primary key alone may name another row (another account) on the owner.
+    """
+    return pk_values(row, pk), int(row[key])
 
 
 def pk_in_condition(pk, keys):
@@ -496,20 +509,26 @@ def parse_owners(owners, modulus, owned_residues):
 
 
 def keys_missing_on_owners(rows, pk, key, modulus, owner_of_residue, held_by_owner):
-    """The primary keys of ``rows`` (dicts with the pk and key columns) that their owner does not hold.
+    """The rows of ``rows`` (dicts with the pk and key columns) that their owner does not hold.
 
     ``owner_of_residue`` maps a residue to an owner index; ``held_by_owner`` maps
-    an owner index to the set of primary key tuples it holds in the rows' range.
-    A row of a residue without an owner is missing (nothing proves it is kept).
-    Returns a list of ``(pk tuple, residue, owner index or None)``.
+    an owner index to ``{primary key tuple: shard key}`` of the rows it holds in
+    the rows' range (see :func:`row_identity`). The owner holds a row only when
+    it has the same primary key with the same shard key. A row of a residue
+    without an owner is missing (nothing proves it is kept).
+    Returns a list of ``(pk tuple, residue, owner index or None, owner's shard key)``;
+    the owner's shard key is None when the owner has no row with that primary
+    key, and differs from the row's when the owner's row of that primary key
+    is another row (ids handed out twice after a split).
     """
     missing = []
     for row in rows:
-        residue = int(row[key]) % modulus
+        values, shard_key = row_identity(row, pk, key)
+        residue = shard_key % modulus
         owner = owner_of_residue.get(residue)
-        values = pk_values(row, pk)
-        if owner is None or values not in held_by_owner.get(owner, ()):
-            missing.append((values, residue, owner))
+        held = held_by_owner.get(owner, {}) if owner is not None else {}
+        if owner is None or held.get(values) != shard_key:
+            missing.append((values, residue, owner, held.get(values)))
     return missing
 
 

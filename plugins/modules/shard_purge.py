@@ -71,8 +71,11 @@ description:
     naming the table, residue, owner and first keys - for example a row a writer that still routes by the old
     shard map wrote after the split, which exists nowhere else. In check mode every row that would be
     deleted is looked up, and the module fails when one is missing, so a check run proves the whole purge
-    up front. Only presence is compared (the owner's copy may be newer); rows the application deleted on
-    the owner after the split are missing too; O(allow_missing_on_owner) deletes them.
+    up front. A row counts as held by the owner only when the owner has a row with the same primary key
+    B(and) the same shard key - after a split both new pairs hand out the same auto-increment ids, so the
+    owner's row with that id may be another account's. The content of the other columns is not compared
+    (the owner's copy may be newer). Rows the application deleted on the owner after the split are missing
+    too; O(allow_missing_on_owner) deletes those.
   - Limits of the interlock - it sees only direct replication of this node (and of
     the partner, when given); a replica of a replica is not seen. Host names are
     compared as written, not resolved; a peer spelled differently (name versus
@@ -241,8 +244,10 @@ options:
         type: str
   allow_missing_on_owner:
     description:
-      - With O(owners), also delete rows their owner does not hold (they are still listed in
-        RV(missing_on_owner)). Only for rows known to have been deleted on the owner on purpose.
+      - With O(owners), also delete rows their owner has no row for (no row with that primary key); they are
+        still listed in RV(missing_on_owner). Only for rows known to have been deleted on the owner on purpose.
+      - Never deletes a row of a residue no owner covers, nor a row whose primary key the owner holds with
+        another shard key (another row); those always stop the purge.
     type: bool
     default: false
   binlog:
@@ -423,7 +428,9 @@ owners:
 missing_on_owner:
   description:
     - With O(owners) - the first rows (at most 5) found missing on their owner, each with C(table), C(key)
-      (primary key values), C(residue) and C(owner) (null for a residue no owner covers).
+      (primary key values), C(residue), C(owner) (null for a residue no owner covers), C(reason) (V(absent) - the
+      owner has no row with that primary key; V(other_row) - the owner's row with that primary key has another
+      shard key, C(owner_shard_key); V(no_owner) - no owner covers the residue).
   returned: always
   type: list
   elements: dict
@@ -502,6 +509,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     read_replicas,
     read_table_info,
     read_wsrep_on,
+    row_identity,
     server_params,
     table_problems,
 )
@@ -601,10 +609,14 @@ class Purge(object):
         self.tables = {}
         self.owners = []
         self.owner_of_residue = {}
-        # Rows not found on their owner: (table, residue, owner index or -1) -> [count, first keys].
+        # Rows not found on their owner: (table, residue, owner index or -1, reason) -> [count, first
+        # (key, owner's shard key) pairs].
         self.missing = {}
         self.missing_total = 0
+        # Whether a row not proven on its owner may not be deleted (check mode).
+        self.blocked = False
         self.specs = []
+        self.spec_of = {}
         self.infos = {}
         self.interlock = {}
         self.deleted = 0
@@ -627,10 +639,11 @@ class Purge(object):
             partner=self.partner_info,
             owners=[dict(target=owner['target'], server_id=owner['server_id'], residues=owner['residues'])
                     for owner in self.owners],
-            missing_on_owner=[dict(table=table, key=json_key(key), residue=residue,
-                                   owner=None if owner < 0 else self.owners[owner]['target'])
-                              for (table, residue, owner), (dummy, keys) in sorted(self.missing.items())
-                              for key in keys][:MISSING_SHOWN],
+            missing_on_owner=[dict(table=table, key=json_key(key), residue=residue, reason=reason,
+                                   owner=None if owner < 0 else self.owners[owner]['target'],
+                                   owner_shard_key=owner_key)
+                              for (table, residue, owner, reason), (dummy, keys) in sorted(self.missing.items())
+                              for key, owner_key in keys][:MISSING_SHOWN],
             interlock=self.interlock,
             queries=self.queries.summary(),
             queries_total=self.queries.total,
@@ -665,6 +678,7 @@ class Purge(object):
                                                              params['owned_residues'])
         problems.extend(owner_problems)
         self.specs = specs
+        self.spec_of = dict((spec.name, spec) for spec in specs)
         return peers, problems
 
     def check_tables(self):
@@ -886,34 +900,56 @@ class Purge(object):
                     continue
                 owned = owned_condition(spec.key, modulus, owner['residues'])
                 sql, sql_params = owner_keys_statement(spec, pk, owned, lower, keys[-1])
-                held[index] = set(pk_values(row, pk) for row in owner['session'].fetch_all(sql, sql_params))
+                held[index] = dict(row_identity(row, pk, spec.key) for row in owner['session'].fetch_all(sql, sql_params))
             yield lower, keys, keys_missing_on_owners(rows, pk, spec.key, modulus, self.owner_of_residue, held)
             lower = keys[-1]
         self.too_many_chunks(spec, max_chunks)
 
     def note_missing(self, table, found):
-        """Count the rows of ``found`` (from owner_checked_chunks) and keep the first keys of each group."""
-        for key, residue, owner in found:
-            group = self.missing.setdefault((table, residue, -1 if owner is None else owner), [0, []])
+        """Count the rows of ``found`` (from owner_checked_chunks) by reason and keep the first keys of each group.
+
+        Returns whether one of them may not be deleted: only a row absent on its
+        owner may be, and only with allow_missing_on_owner; never a row of a
+        residue no owner covers, nor one whose primary key the owner holds for
+        another row (another shard key).
+        """
+        blocking = False
+        for key, residue, owner, owner_key in found:
+            reason = 'no_owner' if owner is None else ('absent' if owner_key is None else 'other_row')
+            blocking = blocking or reason != 'absent' or not self.params['allow_missing_on_owner']
+            group = self.missing.setdefault((table, residue, -1 if owner is None else owner, reason), [0, []])
             group[0] += 1
             if len(group[1]) < MISSING_SHOWN:
-                group[1].append(key)
+                group[1].append((key, owner_key))
             self.missing_total += 1
+        return blocking
 
     def missing_message(self, what):
-        """The refusal for rows not proven on their owner, grouped by table, residue and owner."""
+        """The refusal for rows not proven on their owner, grouped by table, residue, owner and reason."""
         parts = []
-        for (table, residue, owner), (number, keys) in sorted(self.missing.items()):
-            where = ('which none of the owners given holds' if owner < 0
-                     else 'not on their owner %s' % self.owners[owner]['target'])
+        for (table, residue, owner, reason), (number, keys) in sorted(self.missing.items()):
+            pk = self.infos[table]['primary_key']
+            key_column = self.spec_of[table].key
+            if reason == 'no_owner':
+                where = 'which none of the owners given holds'
+            elif reason == 'absent':
+                where = 'not on their owner %s' % self.owners[owner]['target']
+            else:
+                where = ('whose primary key the owner %s holds for another row (another %s): ids handed out on '
+                         'both shards since the split' % (self.owners[owner]['target'], key_column))
             parts.append('%s: %d row(s) of residue %d %s, first %s'
                          % (table, number, residue, where,
-                            '; '.join(describe_pk(self.infos[table]['primary_key'], key) for key in keys)))
+                            '; '.join(describe_pk(pk, key) + ('' if owner_key is None or reason != 'other_row'
+                                                              else ' (%s %s there)' % (key_column, owner_key))
+                                      for key, owner_key in keys)))
         return ('%s on %s: %d row(s) it would delete are not found on the shard that owns them - %s. '
                 'They may exist only on this node and its partner: a writer that still routes by the old shard map '
-                'may have written them after the split. Find and stop it, copy these rows to their owner with the '
-                'same primary key (only the primary key is compared), then run again. If the application itself '
-                'deleted them on the owner, allow_missing_on_owner=true deletes them here too.'
+                'may have written them after the split. Find and stop it, copy these rows to their owner (same '
+                'primary key and shard key; a row whose primary key the owner already uses for another row needs '
+                'a new primary key there, and the application must learn it), then run again. If the application '
+                'itself deleted them on the owner, allow_missing_on_owner=true deletes those that are absent there; '
+                'it never deletes a row of a residue no owner covers, nor one whose primary key the owner uses for '
+                'another row.'
                 % (what, self.node, self.missing_total, '; '.join(parts)))
 
     def too_many_chunks(self, spec, max_chunks):
@@ -939,8 +975,7 @@ class Purge(object):
         """Like range_chunks, with owners: each chunk's rows found on their owner, then deleted by primary key."""
         pk, predicate = self.pk_and_predicate(spec)
         for lower, keys, missing in self.owner_checked_chunks(spec, max_chunks):
-            self.note_missing(spec.name, missing)
-            if missing and not self.params['allow_missing_on_owner']:
+            if self.note_missing(spec.name, missing):
                 self.fail(self.missing_message(
                     'Stopped the purge of %s before the chunk %s (%d row(s) deleted so far, each found on its owner '
                     'first, are committed)' % (spec.name, describe_range(pk, lower, keys[-1]), self.deleted)))
@@ -984,7 +1019,7 @@ class Purge(object):
             # Every row that would be deleted is looked up on its owner now.
             before = self.missing_total
             for dummy, keys, found in self.owner_checked_chunks(spec, self.max_chunks(foreign)):
-                self.note_missing(spec.name, found)
+                self.blocked = self.note_missing(spec.name, found) or self.blocked
             self.tables[spec.name].update(missing_on_owner=self.missing_total - before,
                                           elapsed=round(self.clock() - started, 3))
         return total, foreign
@@ -1025,7 +1060,7 @@ class Purge(object):
                 after[spec.name] = dict(rows=total - foreign, foreign_rows=0)
             if self.partner_session is not None:
                 self.measure_lag()
-            if self.missing and not self.params['allow_missing_on_owner']:
+            if self.blocked:
                 self.fail(self.missing_message('Refusing to purge (check mode, nothing was deleted)'))
             would = sum(entry['foreign_rows_at_start'] for entry in self.tables.values())
             result = self.result(changed=would > 0)

@@ -477,3 +477,43 @@ def test_percent_in_names_purges_exactly_the_listed_table(ansible, servers, shar
     assert single['deleted'] == 10
     assert (rows('t%%'), rows('t%')) == (10, 10)
     assert count(a, 'SELECT COUNT(*) FROM {db}.`t%` WHERE MOD(`k%`, 2) = 0'.format(db=db)) == 0
+
+
+def test_owner_check_compares_the_shard_key_and_allow_missing_deletes_only_absent_rows(ansible, servers, shard_db):
+    """After a split both new pairs hand out the same ids: the owner's order 1001 (customer 8) is not A's
+    stray order 1001 (customer 5). allow_missing_on_owner deletes neither it nor rows no owner covers."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    a.setup_sql(["INSERT INTO %s.orders VALUES (1001, 5, 1.00, 'stray')" % db])
+    b.setup_sql(["INSERT INTO %s.orders VALUES (1001, 8, 9.00, 'owner')" % db])
+    owners = [owner_args(b, [0, 2])]
+    orders_only = dict(tables=['%s.orders' % db])
+
+    for allow in (False, True):
+        checked = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=allow, **orders_only),
+                          check=True)
+        assert checked['failed'] is True, allow
+        assert ('%s.orders: 1 row(s) of residue 2 whose primary key the owner 127.0.0.1:%d holds for another row '
+                '(another customer_id): ids handed out on both shards since the split, first id = 1001 '
+                '(customer_id 8 there)' % (db, b.port)) in checked['msg'], checked['msg']
+        assert checked['missing_on_owner'] == [dict(table='%s.orders' % db, key=[1001], residue=2, reason='other_row',
+                                                    owner='127.0.0.1:%d' % b.port, owner_shard_key=8)]
+        real = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=allow, **orders_only))
+        assert real['failed'] is True
+        assert count(a, "SELECT COUNT(*) FROM %s.orders WHERE id = 1001 AND note = 'stray'" % db) == 1
+
+    # A residue no owner covers is never deleted, allow_missing_on_owner or not.
+    a.setup_sql(['DELETE FROM %s.orders WHERE id = 1001' % db,
+                 "INSERT INTO %s.orders VALUES (1002, 2, 1.00, 'uncovered')" % db])
+    residue_2 = 'SELECT COUNT(*) FROM %s.orders WHERE MOD(customer_id, 3) = 2' % db
+    before = count(a, residue_2)
+    assert before >= 1
+    uncovered = ansible(MODULE, purge_args(a, db, owners=[owner_args(b, [0])], allow_missing_on_owner=True,
+                                           **orders_only), check=True)
+    assert uncovered['failed'] is True
+    assert 'of residue 2 which none of the owners given holds' in uncovered['msg']
+    assert {entry['reason'] for entry in uncovered['missing_on_owner']} == {'no_owner'}
+    real = ansible(MODULE, purge_args(a, db, owners=[owner_args(b, [0])], allow_missing_on_owner=True,
+                                      **orders_only))
+    assert real['failed'] is True
+    assert count(a, residue_2) == before

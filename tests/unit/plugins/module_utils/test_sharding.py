@@ -322,7 +322,7 @@ def test_owner_check_statements():
     assert render_statement(*rows).startswith('SELECT `a`, `b` FROM `shop`.`orders` FORCE INDEX (PRIMARY) WHERE (')
     keys = s.owner_keys_statement(spec(), ['id'], s.owned_condition('customer_id', 2, [0]), None, (40,))
     assert render_statement(*keys) == (
-        'SELECT `id` FROM `shop`.`orders` WHERE (`id` <= 40) AND '
+        'SELECT `id`, `customer_id` FROM `shop`.`orders` WHERE (`id` <= 40) AND '
         '(`customer_id` IS NOT NULL AND `customer_id` >= 0 AND MOD(`customer_id`, 2) IN (0))')
     delete = s.purge_rows_delete_statement(spec(), ['id'], predicate, [(3,), (8,)])
     assert render_statement(*delete) == (
@@ -359,11 +359,29 @@ def test_parse_owners_maps_residues_and_refuses_overlaps():
 def test_keys_missing_on_owners():
     rows = [dict(id=1, k=5), dict(id=2, k=6), dict(id=3, k=7), dict(id=4, k=9), dict(id=5, k=10)]
     # modulus 4: residues 1 (ids 1, 4), 2 (ids 2, 5), 3 (id 3); owner 0 has residue 1, owner 1 residue 2.
-    held = {0: {(1,), (4,)}, 1: {(2,)}}
+    held = {0: {(1,): 5, (4,): 9}, 1: {(2,): 6}}
     missing = s.keys_missing_on_owners(rows, ['id'], 'k', 4, {1: 0, 2: 1}, held)
-    assert missing == [((3,), 3, None), ((5,), 2, 1)]
-    assert s.keys_missing_on_owners(rows[:1], ['id'], 'k', 4, {1: 0}, {}) == [((1,), 1, 0)]
+    assert missing == [((3,), 3, None, None), ((5,), 2, 1, None)]
+    assert s.keys_missing_on_owners(rows[:1], ['id'], 'k', 4, {1: 0}, {}) == [((1,), 1, 0, None)]
     assert s.keys_missing_on_owners([], ['id'], 'k', 4, {}, {}) == []
+
+
+def test_owner_row_with_the_same_primary_key_and_another_shard_key_is_another_row():
+    """Both new pairs hand out id 101: the owner's 101 (account 9) does not hold the stray 101 (account 7)."""
+    rows = [dict(id=101, account=7), dict(id=103, account=13)]
+    held = {0: dict(s.row_identity(row, ['id'], 'account') for row in [dict(id=101, account=9),
+                                                                        dict(id=103, account=13)])}
+    assert held == {0: {(101,): 9, (103,): 13}}
+    assert s.keys_missing_on_owners(rows, ['id'], 'account', 2, {1: 0}, held) == [((101,), 1, 0, 9)]
+
+
+def test_owner_keys_statement_reads_the_shard_key_too():
+    sql = render_statement(*s.owner_keys_statement(spec(), ['id'], s.owned_condition('customer_id', 2, [1]), (1,),
+                                                    (9,)))
+    assert sql.startswith('SELECT `id`, `customer_id` FROM `shop`.`orders` WHERE ')
+    composite = render_statement(*s.owner_keys_statement(spec(key='b'), ['a', 'b'], s.owned_condition('b', 2, [1]),
+                                                          None, None))
+    assert composite.startswith('SELECT `a`, `b` FROM')
 
 
 def test_pk_range_condition_open():
