@@ -40,6 +40,16 @@ description:
     exists, is a base table, has a primary key and the key column, and the key
     column has an integer type; no row has a NULL or negative key (such a row
     belongs to no shard, see notes); and the safety interlock below.
+  - B(Foreign keys and triggers.) Before deleting anything (also in check mode) the module reads every
+    foreign key whose child or parent is a listed table and every trigger on one, and refuses - a foreign
+    key from a table that is not listed into a listed one (C(RESTRICT) would fail in the middle of the purge,
+    C(CASCADE) would delete rows nobody checked, C(SET NULL) would change them); a foreign key between two
+    listed tables that does not map the child's shard key column onto the parent's (a child row could live
+    on another shard than its parent); a table that references itself, and any cycle of foreign keys; a
+    C(DELETE) trigger on a listed table, unless O(allow_delete_triggers). Foreign keys from a listed table
+    into an unlisted one are allowed (deleting a child row never touches its parent). The tables are then
+    purged children first, whatever the order of O(tables) (RV(delete_order)); without foreign keys in the
+    order they are listed.
   - B(Safety interlock.) Purging a node that still replicates to or from a node owning
     other residues would delete that node's rows too. Before deleting anything the
     module proves, from the server's own state, that this node replicates only with
@@ -250,6 +260,13 @@ options:
         another shard key (another row); those always stop the purge.
     type: bool
     default: false
+  allow_delete_triggers:
+    description:
+      - Purge tables that have a C(DELETE) trigger. Such a trigger runs for every purged row and may change
+        other tables (an audit table, a counter), so by default the module refuses them. Allow them only
+        once you know what they do.
+    type: bool
+    default: false
   binlog:
     description:
       - Write the deletes to the binary log (V(true)), so that they replicate to the
@@ -439,6 +456,24 @@ interlock:
     replication connection and registered replica with the peer it was allowed as.
   returned: always
   type: dict
+delete_order:
+  description: The listed tables in the order they are (or would be) purged - children before their parents.
+  returned: always
+  type: list
+  elements: str
+  sample: [shop.order_items, shop.orders]
+foreign_keys:
+  description:
+    - Every foreign key whose child or parent is a listed table - C(name), C(child), C(child_columns),
+      C(parent), C(parent_columns), C(on_delete), C(on_update) and the C(verdict) of the checks.
+  returned: always
+  type: list
+  elements: dict
+triggers:
+  description: Every trigger on a listed table - C(name), C(table), C(event), C(timing) and the C(verdict).
+  returned: always
+  type: list
+  elements: dict
 queries:
   description:
     - Statements that changed the server, summarised - the session settings, the first
@@ -474,6 +509,11 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
 from ansible_collections.smooth.mariadb.plugins.module_utils.replication import (
     read_all_slaves_status,
     read_connection_status,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.schema import (
+    read_foreign_keys,
+    read_triggers,
+    schema_plan,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     LagTracker,
@@ -558,6 +598,7 @@ def argument_spec():
             login_unix_socket=dict(type='str'),
         )),
         allow_missing_on_owner=dict(type='bool', default=False),
+        allow_delete_triggers=dict(type='bool', default=False),
         binlog=dict(type='bool', default=True),
         lock_wait_timeout=dict(type='int', default=10),
         progress_file=dict(type='path'),
@@ -617,6 +658,7 @@ class Purge(object):
         self.blocked = False
         self.specs = []
         self.spec_of = {}
+        self.schema = dict(order=[], foreign_keys=[], triggers=[])
         self.infos = {}
         self.interlock = {}
         self.deleted = 0
@@ -645,6 +687,9 @@ class Purge(object):
                               for (table, residue, owner, reason), (dummy, keys) in sorted(self.missing.items())
                               for key, owner_key in keys][:MISSING_SHOWN],
             interlock=self.interlock,
+            delete_order=self.schema['order'],
+            foreign_keys=self.schema['foreign_keys'],
+            triggers=self.schema['triggers'],
             queries=self.queries.summary(),
             queries_total=self.queries.total,
         )
@@ -700,7 +745,17 @@ class Purge(object):
                 if invalid:
                     problems.append('table %s has %d row(s) with a NULL or negative key %s: they belong to no '
                                     'shard; fix them first' % (spec.name, invalid, spec.key))
+        problems.extend(self.check_schema())
         return problems
+
+    def check_schema(self):
+        """Foreign keys and triggers of the listed tables; the tables are purged children first."""
+        schemas = [spec.schema for spec in self.specs]
+        self.schema = schema_plan(self.specs, read_foreign_keys(self.session, schemas),
+                                  read_triggers(self.session, schemas), self.params['allow_delete_triggers'])
+        if not self.schema['problems']:
+            self.specs = [self.spec_of[name] for name in self.schema['order']]
+        return self.schema['problems']
 
     def connect_partner(self, node_vars):
         """Log in to the partner and find its connection from this node. Returns problems."""

@@ -517,3 +517,99 @@ def test_owner_check_compares_the_shard_key_and_allow_missing_deletes_only_absen
                                       **orders_only))
     assert real['failed'] is True
     assert count(a, residue_2) == before
+
+
+def create_family(server, db, on_delete='RESTRICT', child_key='account_no'):
+    """acct-like parent and child tables: every child row references a parent of the same account."""
+    server.setup_sql([
+        'CREATE DATABASE IF NOT EXISTS %s' % db,
+        'CREATE TABLE %s.parent (id BIGINT NOT NULL PRIMARY KEY, account_no INT NOT NULL, balance INT NOT NULL, '
+        'UNIQUE KEY (account_no, id)) ENGINE=InnoDB' % db,
+        'CREATE TABLE %s.child (id BIGINT NOT NULL PRIMARY KEY, account_no INT NOT NULL, parent_id BIGINT NOT NULL, '
+        'CONSTRAINT fk_child_parent FOREIGN KEY (%s, parent_id) REFERENCES %s.parent (account_no, id) '
+        'ON DELETE %s) ENGINE=InnoDB' % (db, child_key, db, on_delete),
+        'INSERT INTO %s.parent SELECT seq, seq * 7 %% 23, 100 FROM %s.seq_1_to_40' % (db, db),
+        # Child ids 1..80, two per parent, of the parent's account.
+        'INSERT INTO %s.child SELECT seq, (((seq + 1) DIV 2) * 7) %% 23, (seq + 1) DIV 2 FROM %s.seq_1_to_80'
+        % (db, db),
+    ])
+
+
+def family_args(server, db, order=('parent', 'child'), **extra):
+    return dict(server.login_args(), tables=['%s.%s' % (db, name) for name in order], key_column='account_no',
+                modulus=2, owned_residues=[0], chunk_size=7, **extra)
+
+
+def test_foreign_keys_children_first_whatever_the_list_order(ansible, servers, waiter):
+    """A RESTRICT foreign key, parent listed first: the purge deletes the children first (it failed with
+    error 1451 after the parent's first chunk)."""
+    a = servers.a
+    with scratch_database(servers, waiter, 'fk') as db:
+        create_family(a, db)
+        foreign_parents = count(a, 'SELECT COUNT(*) FROM %s.parent WHERE account_no %% 2 = 1' % db)
+        foreign_children = count(a, 'SELECT COUNT(*) FROM %s.child WHERE account_no %% 2 = 1' % db)
+        assert foreign_parents and foreign_children
+
+        checked = ansible(MODULE, family_args(a, db), check=True)
+        assert checked.get('failed') is not True, checked.get('msg')
+        assert checked['delete_order'] == ['%s.child' % db, '%s.parent' % db]
+        assert [(fk['name'], fk['child'], fk['parent'], fk['on_delete']) for fk in checked['foreign_keys']] == [
+            ('fk_child_parent', '%s.child' % db, '%s.parent' % db, 'RESTRICT')]
+
+        done = ansible(MODULE, family_args(a, db))
+        assert done.get('failed') is not True, done.get('msg')
+        assert done['deleted'] == foreign_parents + foreign_children
+        assert done['delete_order'] == ['%s.child' % db, '%s.parent' % db]
+        assert count(a, 'SELECT COUNT(*) FROM %s.parent WHERE account_no %% 2 = 1' % db) == 0
+        assert count(a, 'SELECT COUNT(*) FROM %s.child WHERE account_no %% 2 = 1' % db) == 0
+        assert count(a, 'SELECT COUNT(*) FROM %s.child' % db) == 80 - foreign_children
+
+
+def test_foreign_keys_and_triggers_that_would_change_other_rows_are_refused(ansible, servers, waiter):
+    a = servers.a
+    with scratch_database(servers, waiter, 'fk') as db:
+        # An unlisted child with ON DELETE CASCADE: purging the parent would delete its rows unchecked.
+        create_family(a, db, on_delete='CASCADE')
+        a.setup_sql(['CREATE TABLE %s.counter (name VARCHAR(8) PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB' % db,
+                     "INSERT INTO %s.counter VALUES ('parents', 40)" % db,
+                     "CREATE TRIGGER %s.parent_gone AFTER DELETE ON %s.parent FOR EACH ROW "
+                     "UPDATE %s.counter SET n = n - 1 WHERE name = 'parents'" % (db, db, db)])
+        for check in (True, False):
+            refused = ansible(MODULE, family_args(a, db, order=('parent',)), check=check)
+            assert refused['failed'] is True
+            msg = refused['msg']
+            assert msg.startswith('Refusing to purge on 127.0.0.1:%d, nothing was deleted. 2 problem(s):' % a.port), msg
+            assert ('foreign key fk_child_parent of %s.child (account_no, parent_id) references %s.parent '
+                    '(account_no, id) ON DELETE CASCADE: a table that is not among the sharded tables references a '
+                    'sharded table; deleting the rows of %s.parent deletes the referencing rows there too, without '
+                    'checking that they exist on their owner' % (db, db, db)) in msg
+            assert 'trigger parent_gone runs AFTER DELETE on %s.parent' % db in msg
+            assert refused['deleted'] == 0
+        assert count(a, 'SELECT COUNT(*) FROM %s.child' % db) == 80
+        assert count(a, 'SELECT COUNT(*) FROM %s.parent' % db) == 40
+
+        # Listing the child too takes care of the foreign key; the trigger needs the operator's word.
+        both = family_args(a, db)
+        refused = ansible(MODULE, both)
+        assert refused['failed'] is True and '1 problem(s)' in refused['msg']
+        assert 'allow_delete_triggers' in refused['msg']
+        assert [(t['name'], t['verdict']) for t in refused['triggers']] == [
+            ('parent_gone', 'refused: runs for every purged row')]
+        foreign_parents = count(a, 'SELECT COUNT(*) FROM %s.parent WHERE account_no %% 2 = 1' % db)
+        allowed = ansible(MODULE, dict(both, allow_delete_triggers=True))
+        assert allowed.get('failed') is not True, allowed.get('msg')
+        assert count(a, "SELECT n FROM %s.counter WHERE name = 'parents'" % db) == 40 - foreign_parents
+
+
+def test_foreign_key_that_does_not_carry_the_shard_key_is_refused(ansible, servers, waiter):
+    a = servers.a
+    with scratch_database(servers, waiter, 'fk') as db:
+        create_family(a, db)
+        # The child is sharded by its own id: a child row can live on another shard than its parent.
+        refused = ansible(MODULE, dict(family_args(a, db, order=('child', 'parent')),
+                                       tables=[{'name': '%s.child' % db, 'key': 'id'}, '%s.parent' % db]),
+                          check=True)
+        assert refused['failed'] is True
+        assert ('does not map the shard key id of %s.child onto the shard key account_no of %s.parent: a child row '
+                'can live on another shard than its parent' % (db, db)) in refused['msg']
+        assert count(a, 'SELECT COUNT(*) FROM %s.child' % db) == 80

@@ -77,6 +77,8 @@ ORDERS_INFO = [
         {'name': 'id', 'data_type': 'bigint', 'column_type': 'bigint(20)', 'nullable': 'NO'},
         {'name': 'customer_id', 'data_type': 'int', 'column_type': 'int(10) unsigned', 'nullable': 'NO'}]),
     ('information_schema.STATISTICS', [{'name': 'id'}]),
+    ('information_schema.REFERENTIAL_CONSTRAINTS', []),
+    ('information_schema.TRIGGERS', []),
 ]
 
 NODE_BASICS = [
