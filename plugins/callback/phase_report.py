@@ -18,8 +18,11 @@ description:
     C(<phase>) (the plays of C(smooth.mariadb.expand_2n) are named C(Phase preflight - ...),
     C(Phase split - ...) and so on); any other play is its own phase.
   - Adds up, per phase, the rows deleted by M(smooth.mariadb.shard_purge) (C(deleted)) and the rows
-    copied by M(smooth.mariadb.seed) (C(rows)) in the tasks that changed something, and names the
-    hosts that failed.
+    copied by M(smooth.mariadb.seed) (C(rows)) in the tasks that changed something - also in a task that
+    failed after it had committed some (a purge stopped halfway counts what it deleted).
+  - Names the hosts that failed - a host one of whose own tasks failed. A host whose only failure is a
+    task of a C(rescue) section (the way the phases of C(smooth.mariadb.expand_2n) stop every host when
+    one fails) is named as stopped, not as failed.
   - A phase whose plays ran no task, because C(--tags) did not select it, is left out.
   - Prints a table at the end of the run and, when O(report_file) is set, writes the same as JSON.
   - Enable it with C(callbacks_enabled = smooth.mariadb.phase_report) in C(ansible.cfg) (or
@@ -57,6 +60,19 @@ def phase_of(play_name):
     return match.group(1) if match else name
 
 
+def in_rescue(task):
+    """Whether a task stands in the rescue section of one of the blocks around it."""
+    child = task
+    parent = getattr(task, '_parent', None)
+    while parent is not None:
+        uuid = getattr(child, '_uuid', None)
+        if uuid is not None and any(getattr(entry, '_uuid', None) == uuid for entry in getattr(parent, 'rescue', None) or []):
+            return True
+        child = parent
+        parent = getattr(parent, '_parent', None)
+    return False
+
+
 class PhaseTimes(object):
     """Pure bookkeeping of phases, independent of Ansible's objects."""
 
@@ -72,7 +88,8 @@ class PhaseTimes(object):
         name = phase_of(play_name)
         entry = next((phase for phase in self.phases if phase['phase'] == name), None)
         if entry is None:
-            entry = {'phase': name, 'seconds': 0.0, 'plays': 0, 'tasks': 0, 'rows_purged': 0, 'rows_seeded': 0, 'failed_hosts': []}
+            entry = {'phase': name, 'seconds': 0.0, 'plays': 0, 'tasks': 0, 'rows_purged': 0, 'rows_seeded': 0,
+                     'failed_hosts': [], 'stopped_hosts': []}
             self.phases.append(entry)
         entry['plays'] += 1
         self.current = (entry, now)
@@ -95,9 +112,19 @@ class PhaseTimes(object):
         if isinstance(value, int) and not isinstance(value, bool):
             self.current[0][key] += value
 
-    def failed(self, host):
-        if self.current is not None and host not in self.current[0]['failed_hosts']:
-            self.current[0]['failed_hosts'].append(host)
+    def failed(self, host, in_rescue=False):
+        """A task failed on host. A failure in a rescue section only stops the host (it has no own
+        failure in the phase yet: the rescue ran because another host failed)."""
+        if self.current is None:
+            return
+        entry = self.current[0]
+        if not in_rescue:
+            if host in entry['stopped_hosts']:
+                entry['stopped_hosts'].remove(host)
+            if host not in entry['failed_hosts']:
+                entry['failed_hosts'].append(host)
+        elif host not in entry['failed_hosts'] and host not in entry['stopped_hosts']:
+            entry['stopped_hosts'].append(host)
 
     def report(self, ok):
         self.stop()
@@ -122,6 +149,8 @@ def render(report):
             notes.append('%d rows deleted' % phase['rows_purged'])
         if phase['failed_hosts']:
             notes.append('FAILED on %s' % ', '.join(phase['failed_hosts']))
+        if phase.get('stopped_hosts'):
+            notes.append('stopped on %s' % ', '.join(phase['stopped_hosts']))
         lines.append('%-24s %9.1f  %s' % (phase['phase'][:24], phase['seconds'], '; '.join(notes)))
     lines.append('%-24s %9.1f  %s' % ('total', report['total_seconds'], 'ok' if report['ok'] else 'FAILED'))
     return lines
@@ -147,8 +176,10 @@ class CallbackModule(CallbackBase):
         self.times.count(result._task.action, result._result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        # What a failed task committed before it failed counts too.
+        self.times.count(result._task.action, result._result)
         if not ignore_errors:
-            self.times.failed(result._host.get_name())
+            self.times.failed(result._host.get_name(), in_rescue=in_rescue(result._task))
 
     def v2_runner_on_unreachable(self, result):
         self.times.failed(result._host.get_name())

@@ -61,3 +61,55 @@ def test_phases_are_timed_summed_and_counted():
     lines = render(report)
     assert lines[3].split() == ['seed', '3.0', '700', 'rows', 'copied;', 'FAILED', 'on', 'db1']
     assert lines[-1].split() == ['total', '21.0', 'FAILED']
+
+
+def test_failed_tasks_count_what_they_committed():
+    times = PhaseTimes(Clock())
+    times.start('Phase cleanup - purge')
+    times.task()
+    times.count('smooth.mariadb.shard_purge', {'changed': True, 'failed': True, 'deleted': 13943})
+    times.count('smooth.mariadb.shard_purge', {'changed': True, 'deleted': 4929})
+    times.count('smooth.mariadb.shard_purge', {'changed': False, 'failed': True, 'deleted': 0})
+    assert times.report(ok=False)['rows_purged'] == 18872
+
+
+def test_a_host_stopped_by_a_rescue_is_not_named_as_failed():
+    times = PhaseTimes(Clock())
+    times.start('Phase cleanup - purge')
+    times.task()
+    # lab-1's purge fails, then its rescue fails it; lab-2 completed, then was stopped by its rescue.
+    times.failed('lab-1')
+    times.failed('lab-1', in_rescue=True)
+    times.failed('lab-2', in_rescue=True)
+    # lab-3 is stopped first, then a task of its own fails too.
+    times.failed('lab-3', in_rescue=True)
+    times.failed('lab-3')
+    phase = times.report(ok=False)['phases'][0]
+    assert phase['failed_hosts'] == ['lab-1', 'lab-3']
+    assert phase['stopped_hosts'] == ['lab-2']
+    assert render(times.report(ok=False))[1].split()[-4:] == ['lab-3;', 'stopped', 'on', 'lab-2']
+
+
+class _Node(object):
+    def __init__(self, uuid, parent=None, rescue=None):
+        self._uuid = uuid
+        self._parent = parent
+        self.rescue = rescue
+
+
+def test_in_rescue_walks_the_blocks_around_a_task():
+    from ansible_collections.smooth.mariadb.plugins.callback.phase_report import in_rescue
+    outer = _Node('outer')
+    stop = _Node('stop')
+    block = _Node('block', parent=outer, rescue=[stop])
+    stop._parent = block
+    task = _Node('task', parent=block)
+    assert in_rescue(stop) is True
+    assert in_rescue(task) is False
+    # A task in a block that stands in a rescue section (include in a rescue) counts as in the rescue.
+    inner_block = _Node('inner', parent=None)
+    outer_rescue = _Node('outer2', rescue=[inner_block])
+    inner_block._parent = outer_rescue
+    nested = _Node('nested', parent=inner_block)
+    assert in_rescue(nested) is True
+    assert in_rescue(_Node('alone')) is False
