@@ -17,6 +17,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     shardingsphere_config,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import start_position
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import cleanup_settings
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError
 
 
@@ -71,9 +72,21 @@ def _gtid_start_position(replica_positions, source_binlog_pos):
         raise AnsibleFilterError('smooth.mariadb.gtid_start_position: %s' % exc)
 
 
+def _cleanup_settings(variables):
+    if not isinstance(variables, dict):
+        raise AnsibleFilterError('smooth.mariadb.cleanup_settings: expected a dict of inventory variables, got %r'
+                                 % (variables,))
+    settings, problems = cleanup_settings(variables)
+    if problems:
+        raise AnsibleFilterError('The cleanup settings of the inventory are not usable, nothing was changed: %s.'
+                                 % '; '.join(problems))
+    return settings
+
+
 class FilterModule(object):
     def filters(self):
         return {
+            'cleanup_settings': _cleanup_settings,
             'expansion_plan': _expansion_plan,
             'gtid_start_position': _gtid_start_position,
             'shard_map_json': _shard_map_json,

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import to_text
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import read_table_info, table_problems
 
 ForeignKey = namedtuple('ForeignKey', ['name', 'child', 'child_columns', 'parent', 'parent_columns',
                                        'on_delete', 'on_update'])
@@ -212,3 +213,39 @@ def schema_plan(specs, foreign_keys, triggers, allow_delete_triggers=False):
                             '(allow_delete_triggers; in expand_2n.yml smooth_purge_allow_delete_triggers)'
                             % (trigger.name, trigger.timing, name))
     return dict(problems=problems, order=order + cyclic, foreign_keys=fk_report, triggers=trigger_report)
+
+
+def check_tables(session, specs, allow_delete_triggers=False):
+    """Read and check every listed table and the foreign keys and triggers around them.
+
+    The one check of the schema that the preflight and the purge share.
+    Returns ``(problems, infos, plan)``: messages, ``{name: read_table_info()}``
+    and the :func:`schema_plan`.
+    """
+    problems = []
+    infos = {}
+    for spec in specs:
+        infos[spec.name] = read_table_info(session, spec.schema, spec.table)
+        problems.extend(table_problems(spec, infos[spec.name]))
+    schemas = [spec.schema for spec in specs]
+    plan = schema_plan(specs, read_foreign_keys(session, schemas), read_triggers(session, schemas),
+                       allow_delete_triggers)
+    problems.extend(plan['problems'])
+    return problems, infos, plan
+
+
+def describe_schema(plan):
+    """Lines for people: the delete order, then every foreign key and trigger with its verdict."""
+    lines = ['delete order (children first): %s' % ', '.join(plan['order'])]
+    for fk in plan['foreign_keys']:
+        lines.append('foreign key %s: %s (%s) -> %s (%s) ON DELETE %s - %s'
+                     % (fk['name'], fk['child'], ', '.join(fk['child_columns']), fk['parent'],
+                        ', '.join(fk['parent_columns']), fk['on_delete'], fk['verdict']))
+    for trigger in plan['triggers']:
+        lines.append('trigger %s: %s %s on %s - %s'
+                     % (trigger['name'], trigger['timing'], trigger['event'], trigger['table'], trigger['verdict']))
+    if not plan['foreign_keys']:
+        lines.append('no foreign key touches a sharded table')
+    if not plan['triggers']:
+        lines.append('no trigger on a sharded table')
+    return lines

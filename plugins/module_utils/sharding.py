@@ -79,20 +79,26 @@ class ShardingError(Exception):
 TableSpec = namedtuple('TableSpec', ['name', 'schema', 'table', 'key'])
 
 
-def parse_tables(tables, default_key=None):
+def parse_tables(tables, default_key=None, names=('tables', 'key_column')):
     """Turn the ``tables`` option into TableSpecs.
 
     Each element is ``"db.table"`` (key column from ``default_key``) or a dict
     ``{name: "db.table", key: column}``. The name is split at its first dot.
-    Returns ``(specs, problems)``; problems is a list of messages.
+    ``names`` are the names of the two settings as the user wrote them (module
+    options, or inventory variables). Returns ``(specs, problems)``; problems
+    is a list of messages.
     """
     specs = []
     problems = []
     seen = set()
+    tables_name, key_name = names
     if not tables:
-        return specs, ['no table given: list at least one table in tables']
+        return specs, ['no table given: list at least one table in %s' % tables_name]
+    if isinstance(tables, (str, dict)):
+        return specs, ['%s must be a list of "db.table" or {name: db.table, key: column}, got %r'
+                       % (tables_name, tables)]
     for index, item in enumerate(tables):
-        label = 'tables[%d]' % index
+        label = '%s[%d]' % (tables_name, index)
         if isinstance(item, dict):
             unknown = sorted(set(item) - set(('name', 'key')))
             if unknown:
@@ -114,7 +120,7 @@ def parse_tables(tables, default_key=None):
             problems.append('%s: table name %r must be written as database.table' % (label, name))
             continue
         if not key or not isinstance(key, str):
-            problems.append('table %s: no key column; give key for the table or key_column for all' % name)
+            problems.append('table %s: no key column; give key for the table or %s for all' % (name, key_name))
             continue
         if name in seen:
             problems.append('table %s is listed twice' % name)
@@ -122,6 +128,96 @@ def parse_tables(tables, default_key=None):
         seen.add(name)
         specs.append(TableSpec(name, schema, table, key))
     return specs, problems
+
+
+# Bounds of the purge's settings. A chunk is one transaction: its row locks are
+# held, and its replication is applied by the partner, as one piece.
+CHUNK_SIZE_MAX = 100000
+MAX_LAG_MAX = 3600
+
+
+def purge_setting_problems(chunk_size, max_lag, names=('chunk_size', 'max_lag')):
+    """Messages about purge settings out of bounds; ``names`` as the user wrote them."""
+    problems = []
+    chunk_name, lag_name = names
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 1 <= chunk_size <= CHUNK_SIZE_MAX:
+        problems.append('%s must be a whole number of rows from 1 to %d, got %r (one chunk is one transaction; '
+                        '500 to 5000 is usual)' % (chunk_name, CHUNK_SIZE_MAX, chunk_size))
+    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, float)) or not 0 <= max_lag <= MAX_LAG_MAX:
+        problems.append('%s must be a number of seconds from 0 to %d, got %r'
+                        % (lag_name, MAX_LAG_MAX, max_lag))
+    return problems
+
+
+# The inventory variables of the cleanup, with their defaults.
+CLEANUP_DEFAULTS = (
+    ('smooth_sharded_tables', None),
+    ('smooth_shard_key_column', None),
+    ('smooth_purge_chunk_size', 1000),
+    ('smooth_purge_max_lag', 5),
+    ('smooth_purge_allow_missing_on_owner', False),
+    ('smooth_purge_allow_delete_triggers', False),
+)
+
+
+def _number(value, kind):
+    """An int or float from a number or from its text (extra vars given as key=value are text)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        try:
+            return kind(value.strip())
+        except ValueError:
+            return value
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _flag(value):
+    """A bool from a bool or from yes/no/true/false text; None when it is neither."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('1', 'true', 'yes', 'on'):
+        return True
+    if text in ('0', 'false', 'no', 'off'):
+        return False
+    return None
+
+
+def cleanup_settings(variables):
+    """Check and complete the inventory's cleanup settings before anything changes.
+
+    ``variables`` maps the names of :data:`CLEANUP_DEFAULTS` to their values
+    (None or missing: the default). Returns ``(settings, problems)``:
+    settings has ``tables`` (a list of ``{name, key}`` with every key filled
+    in), ``chunk_size``, ``max_lag``, ``allow_missing_on_owner`` and
+    ``allow_delete_triggers``; problems name the inventory variables.
+    """
+    values = dict(CLEANUP_DEFAULTS)
+    values.update((name, value) for name, value in (variables or {}).items() if value is not None)
+    problems = []
+    specs, table_problems_found = parse_tables(values['smooth_sharded_tables'], values['smooth_shard_key_column'],
+                                               names=('smooth_sharded_tables', 'smooth_shard_key_column'))
+    problems.extend(table_problems_found)
+    chunk_size = _number(values['smooth_purge_chunk_size'], int)
+    max_lag = _number(values['smooth_purge_max_lag'], float)
+    problems.extend(purge_setting_problems(chunk_size, max_lag,
+                                           names=('smooth_purge_chunk_size', 'smooth_purge_max_lag')))
+    flags = {}
+    for name in ('smooth_purge_allow_missing_on_owner', 'smooth_purge_allow_delete_triggers'):
+        flags[name] = _flag(values[name])
+        if flags[name] is None:
+            problems.append('%s must be true or false, got %r' % (name, values[name]))
+    settings = dict(
+        tables=[dict(name=spec.name, key=spec.key) for spec in specs],
+        chunk_size=chunk_size,
+        max_lag=float(max_lag) if isinstance(max_lag, (int, float)) and not isinstance(max_lag, bool) else max_lag,
+        allow_missing_on_owner=flags['smooth_purge_allow_missing_on_owner'],
+        allow_delete_triggers=flags['smooth_purge_allow_delete_triggers'],
+    )
+    return settings, problems
 
 
 def ownership_problems(modulus, residues, label='owned_residues'):
@@ -537,6 +633,18 @@ def count_statement(spec, owned):
     sql, params = owned
     return ('SELECT COUNT(*) AS total_rows, COALESCE(SUM(NOT %s), 0) AS foreign_rows FROM %s'
             % (sql, qualified(spec)), tuple(params))
+
+
+def ownership_scan_statement(spec, invalid, owned):
+    """One read of a table: all rows, rows of no shard (``invalid``, or None) and rows not ``owned``.
+
+    Rows of no shard are counted among the rows not owned too.
+    """
+    invalid_sql, invalid_params = invalid if invalid is not None else ('FALSE', ())
+    owned_sql, owned_params = owned
+    return ('SELECT COUNT(*) AS total_rows, COUNT(CASE WHEN %s THEN 1 END) AS no_shard_rows, '
+            'COUNT(CASE WHEN NOT %s THEN 1 END) AS foreign_rows FROM %s'
+            % (invalid_sql, owned_sql, qualified(spec)), tuple(invalid_params) + tuple(owned_params))
 
 
 def invalid_key_count_statement(spec, condition):
@@ -991,8 +1099,22 @@ class LagTracker(object):
 # Result helpers
 # ---------------------------------------------------------------------------
 
+STATEMENT_SHOWN = 300
+
+
+def shorten_statement(text, limit=STATEMENT_SHOWN):
+    """A statement for a result or a message: at most ``limit`` characters and a note of its length.
+
+    A chunk deleted by primary key lists up to chunk_size keys; shown whole,
+    a failed purge printed every one of them.
+    """
+    if len(text) <= limit:
+        return text
+    return '%s ... (%d characters in all)' % (text[:limit], len(text))
+
+
 class QueryLog(object):
-    """Keep a few example statements per table and a count, not every statement."""
+    """Keep a few example statements per table (shortened) and a count, not every statement."""
 
     def __init__(self, head=2):
         self.head = head
@@ -1003,6 +1125,7 @@ class QueryLog(object):
 
     def add(self, statement, table=None):
         self.total += 1
+        statement = shorten_statement(statement)
         if table is None:
             self.general.append(statement)
             return

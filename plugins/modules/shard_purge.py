@@ -141,12 +141,12 @@ options:
     required: true
   chunk_size:
     description:
-      - Rows deleted per chunk (one transaction, one C(DELETE) statement).
+      - Rows deleted per chunk (one transaction, one C(DELETE) statement), from 1 to 100000.
     type: int
     default: 1000
   max_lag:
     description:
-      - Largest replication lag of O(partner), in seconds, at which the purge goes on.
+      - Largest replication lag of O(partner), in seconds, at which the purge goes on; from 0 to 3600.
       - Measured before the first chunk and after every chunk. The lag is the age of
         the oldest chunk of this run the partner has not applied yet, to the
         millisecond - the chunk's GTID (C(@@last_gtid) after its commit) compared with
@@ -510,11 +510,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     read_all_slaves_status,
     read_connection_status,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.schema import (
-    read_foreign_keys,
-    read_triggers,
-    schema_plan,
-)
+from ansible_collections.smooth.mariadb.plugins.module_utils.schema import check_tables
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     LagTracker,
     Peer,
@@ -540,6 +536,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     parse_tables,
     pk_values,
     purge_bound_statement,
+    purge_setting_problems,
     purge_condition,
     purge_delete_statement,
     purge_rows_delete_statement,
@@ -547,10 +544,10 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     read_dump_threads,
     read_process_privilege,
     read_replicas,
-    read_table_info,
     read_wsrep_on,
     row_identity,
     server_params,
+    shorten_statement,
     table_problems,
 )
 
@@ -706,10 +703,7 @@ class Purge(object):
         params = self.params
         specs, problems = parse_tables(params['tables'], params['key_column'])
         problems.extend(ownership_problems(params['modulus'], params['owned_residues']))
-        if params['chunk_size'] < 1:
-            problems.append('chunk_size must be at least 1, got %d' % params['chunk_size'])
-        if params['max_lag'] < 0:
-            problems.append('max_lag must not be negative, got %s' % params['max_lag'])
+        problems.extend(purge_setting_problems(params['chunk_size'], params['max_lag']))
         if params['max_pause'] < 0:
             problems.append('max_pause must not be negative, got %s' % params['max_pause'])
         if params['lock_wait_timeout'] < 1:
@@ -727,13 +721,11 @@ class Purge(object):
         return peers, problems
 
     def check_tables(self):
-        problems = []
+        problems, self.infos, self.schema = check_tables(self.session, self.specs,
+                                                         self.params['allow_delete_triggers'])
         for spec in self.specs:
-            info = read_table_info(self.session, spec.schema, spec.table)
-            self.infos[spec.name] = info
-            found = table_problems(spec, info)
-            problems.extend(found)
-            if found:
+            info = self.infos[spec.name]
+            if table_problems(spec, info):
                 continue
             warning = non_transactional_warning(spec, info)
             if warning:
@@ -745,17 +737,10 @@ class Purge(object):
                 if invalid:
                     problems.append('table %s has %d row(s) with a NULL or negative key %s: they belong to no '
                                     'shard; fix them first' % (spec.name, invalid, spec.key))
-        problems.extend(self.check_schema())
-        return problems
-
-    def check_schema(self):
-        """Foreign keys and triggers of the listed tables; the tables are purged children first."""
-        schemas = [spec.schema for spec in self.specs]
-        self.schema = schema_plan(self.specs, read_foreign_keys(self.session, schemas),
-                                  read_triggers(self.session, schemas), self.params['allow_delete_triggers'])
-        if not self.schema['problems']:
+        if not problems:
+            # Children before their parents (foreign keys), whatever the list order.
             self.specs = [self.spec_of[name] for name in self.schema['order']]
-        return self.schema['problems']
+        return problems
 
     def connect_partner(self, node_vars):
         """Log in to the partner and find its connection from this node. Returns problems."""
@@ -915,7 +900,7 @@ class Purge(object):
                 self.fail('Purge of %s on %s failed on the chunk %s: %s (statement: %s). %d row(s) deleted so '
                           'far are committed; a rerun continues.'
                           % (spec.name, self.node, describe_range(self.infos[spec.name]['primary_key'], lower, upper),
-                             exc.message, exc.statement, self.deleted))
+                             exc.message, shorten_statement(exc.statement), self.deleted))
         committed = self.clock()
         row = self.session.fetch_one('SELECT ROW_COUNT() AS deleted, @@SESSION.last_gtid AS gtid')
         self.queries.add(self.session.queries.pop(), table=spec.name)
@@ -1150,7 +1135,7 @@ def main():
     try:
         result = purge.run()
     except MariaDBQueryError as exc:
-        purge.fail('Purge on %s: %s failed: %s' % (purge.node, exc.statement, exc.message))
+        purge.fail('Purge on %s: %s failed: %s' % (purge.node, shorten_statement(exc.statement), exc.message))
     except (OSError, IOError) as exc:
         purge.progress.path = None
         purge.fail('Purge on %s: cannot write the progress file: %s' % (purge.node, to_native(exc)))

@@ -636,7 +636,8 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 
 
 def test_filters_are_registered():
-    assert sorted(FILTERS) == ['expansion_plan', 'gtid_start_position', 'shard_map_json', 'shardingsphere_rule']
+    assert sorted(FILTERS) == ['cleanup_settings', 'expansion_plan', 'gtid_start_position', 'shard_map_json',
+                               'shardingsphere_rule']
 
 
 GTID_FILTER = FILTERS['gtid_start_position']
@@ -661,3 +662,56 @@ def test_gtid_start_position_refuses_garbage():
     with pytest.raises(AnsibleFilterError) as err:
         GTID_FILTER('1-1-x', '1-1-1')
     assert str(err.value).startswith('smooth.mariadb.gtid_start_position: ')
+
+
+# ---------------------------------------------------------------------------
+# cleanup_settings
+# ---------------------------------------------------------------------------
+
+def _cleanup(variables):
+    return FilterModule().filters()['cleanup_settings'](variables)
+
+
+def test_cleanup_settings_defaults_and_key_column():
+    settings = _cleanup({'smooth_sharded_tables': ['shop.orders', {'name': 'shop.items', 'key': 'order_customer'}],
+                         'smooth_shard_key_column': 'customer_id', 'smooth_purge_chunk_size': None})
+    assert settings == dict(tables=[dict(name='shop.orders', key='customer_id'),
+                                    dict(name='shop.items', key='order_customer')],
+                            chunk_size=1000, max_lag=5.0, allow_missing_on_owner=False, allow_delete_triggers=False)
+
+
+def test_cleanup_settings_accept_extra_vars_given_as_text():
+    settings = _cleanup({'smooth_sharded_tables': [{'name': 'a.b', 'key': 'k'}], 'smooth_purge_chunk_size': '500',
+                         'smooth_purge_max_lag': '1.5', 'smooth_purge_allow_delete_triggers': 'true',
+                         'smooth_purge_allow_missing_on_owner': 'no'})
+    assert (settings['chunk_size'], settings['max_lag']) == (500, 1.5)
+    assert settings['allow_delete_triggers'] is True and settings['allow_missing_on_owner'] is False
+
+
+@pytest.mark.parametrize('variables, said', [
+    ({'smooth_purge_chunk_size': 0}, 'smooth_purge_chunk_size must be a whole number of rows from 1 to 100000, got 0'),
+    ({'smooth_purge_chunk_size': 10 ** 9}, 'smooth_purge_chunk_size must be a whole number of rows from 1 to 100000'),
+    ({'smooth_purge_chunk_size': 'lots'}, "smooth_purge_chunk_size must be a whole number of rows from 1 to 100000, "
+                                          "got 'lots'"),
+    ({'smooth_purge_max_lag': -1}, 'smooth_purge_max_lag must be a number of seconds from 0 to 3600, got -1'),
+    ({'smooth_purge_max_lag': 'soon'}, "smooth_purge_max_lag must be a number of seconds from 0 to 3600, got 'soon'"),
+    ({'smooth_purge_allow_delete_triggers': 'maybe'},
+     "smooth_purge_allow_delete_triggers must be true or false, got 'maybe'"),
+    ({'smooth_sharded_tables': [{'name': 'a.b', 'key': 'k'}, {'name': 'a.b', 'key': 'k'}]}, 'table a.b is listed twice'),
+    ({'smooth_sharded_tables': [{'name': 'a.b'}]},
+     'table a.b: no key column; give key for the table or smooth_shard_key_column for all'),
+    ({'smooth_sharded_tables': 'a.b'}, 'smooth_sharded_tables must be a list'),
+    ({'smooth_sharded_tables': []}, 'no table given: list at least one table in smooth_sharded_tables'),
+])
+def test_cleanup_settings_refusals_name_the_inventory_variable(variables, said):
+    values = {'smooth_sharded_tables': [{'name': 'a.b', 'key': 'k'}]}
+    values.update(variables)
+    with pytest.raises(AnsibleFilterError) as error:
+        _cleanup(values)
+    assert str(error.value).startswith('The cleanup settings of the inventory are not usable, nothing was changed: ')
+    assert said in str(error.value)
+
+
+def test_cleanup_settings_keep_names_exactly():
+    settings = _cleanup({'smooth_sharded_tables': [{'name': 'shop.t%%', 'key': 'k`x'}, {'name': 'shop.t%', 'key': 'k'}]})
+    assert [table['name'] for table in settings['tables']] == ['shop.t%%', 'shop.t%']

@@ -176,3 +176,17 @@ def test_read_triggers():
                                     timing='after')])
     assert m.read_triggers(session, ['acct']) == [m.Trigger('t1', 'acct', 'parent', 'DELETE', 'AFTER')]
     assert session.seen[0][1] == ('acct',)
+
+
+def test_describe_schema_lines():
+    plan = m.schema_plan([CHILD, PARENT], [fk('acct.child', 'acct.parent')],
+                         [m.Trigger('stamp', 'acct', 'parent', 'UPDATE', 'BEFORE')])
+    assert m.describe_schema(plan) == [
+        'delete order (children first): acct.child, acct.parent',
+        'foreign key fk_child: acct.child (account_no, parent_id) -> acct.parent (account_no, id) ON DELETE RESTRICT'
+        ' - allowed: carries the shard key; acct.child is purged before acct.parent',
+        'trigger stamp: BEFORE UPDATE on acct.parent - allowed: does not run on delete',
+    ]
+    assert m.describe_schema(m.schema_plan([CHILD], [], [])) == [
+        'delete order (children first): acct.child', 'no foreign key touches a sharded table',
+        'no trigger on a sharded table']

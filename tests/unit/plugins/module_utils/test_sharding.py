@@ -732,3 +732,55 @@ def test_compare_with_baseline():
                           'others added or duplicated across shards)']
     changed_pk = s.compare_with_baseline('db.t', dict(union, primary_key=['id', 'x']), entry)
     assert changed_pk == ['db.t: primary key is (id, x) but was (id) when the baseline was recorded']
+
+
+@pytest.mark.parametrize('chunk_size, max_lag, bad', [
+    (1, 0, []),
+    (1000, 5, []),
+    (100000, 3600, []),
+    (100001, 5, ['chunk']),
+    (0, 5, ['chunk']),
+    ('1000', 5, ['chunk']),
+    (True, 5, ['chunk']),
+    (1000.0, 5, ['chunk']),
+    (1000, -0.5, ['lag']),
+    (1000, 3601, ['lag']),
+    (1000, '5', ['lag']),
+    (None, None, ['chunk', 'lag']),
+])
+def test_purge_setting_problems_bounds(chunk_size, max_lag, bad):
+    problems = s.purge_setting_problems(chunk_size, max_lag, names=('chunk', 'lag'))
+    assert [problem.split(' ')[0] for problem in problems] == bad
+
+
+def test_parse_tables_names_the_settings_as_written():
+    specs, problems = s.parse_tables([{'name': 'a.b'}, 'c'], names=('smooth_sharded_tables', 'smooth_shard_key_column'))
+    assert problems == ['table a.b: no key column; give key for the table or smooth_shard_key_column for all',
+                        "smooth_sharded_tables[1]: table name 'c' must be written as database.table"]
+    assert s.parse_tables('a.b', 'k', names=('smooth_sharded_tables', 'x'))[1] == [
+        "smooth_sharded_tables must be a list of \"db.table\" or {name: db.table, key: column}, got 'a.b'"]
+
+
+def test_ownership_scan_statement_counts_in_one_read():
+    sql = render_statement(*s.ownership_scan_statement(spec(), s.invalid_key_condition('customer_id', None),
+                                                       s.owned_condition('customer_id', 2, (1,))))
+    assert sql == ('SELECT COUNT(*) AS total_rows, COUNT(CASE WHEN (`customer_id` IS NULL OR `customer_id` < 0) '
+                   'THEN 1 END) AS no_shard_rows, COUNT(CASE WHEN NOT (`customer_id` IS NOT NULL AND '
+                   '`customer_id` >= 0 AND MOD(`customer_id`, 2) IN (1)) THEN 1 END) AS foreign_rows '
+                   'FROM `shop`.`orders`')
+    unsigned = s.ownership_scan_statement(spec(), None, s.owned_condition('customer_id', 1, (0,)))
+    assert 'COUNT(CASE WHEN FALSE THEN 1 END) AS no_shard_rows' in unsigned[0]
+
+
+def test_statements_are_shortened_for_results_and_messages():
+    keys = ', '.join(str(key) for key in range(1000))
+    statement = 'DELETE FROM `a`.`b` WHERE `id` IN (%s)' % keys
+    short = s.shorten_statement(statement)
+    assert short.startswith('DELETE FROM `a`.`b` WHERE `id` IN (0, 1, 2')
+    assert short.endswith(' ... (%d characters in all)' % len(statement))
+    assert len(short) < 340
+    assert s.shorten_statement('SET x = 1') == 'SET x = 1'
+    log = s.QueryLog()
+    for dummy in range(5):
+        log.add(statement, table='a.b')
+    assert all(len(line) < 340 for line in log.summary())

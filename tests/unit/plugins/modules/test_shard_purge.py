@@ -114,7 +114,7 @@ def test_refusal_lists_every_problem_and_runs_nothing():
     assert msg.startswith('Refusing to purge on 10.0.0.1:3306, nothing was deleted. 5 problem(s): ')
     assert "(1) tables[2]: table name 'nodot' must be written as database.table." in msg
     assert '(2) owned_residues 2 out of range: residues of modulus 2 are 0 to 1.' in msg
-    assert '(3) chunk_size must be at least 1, got 0.' in msg
+    assert '(3) chunk_size must be a whole number of rows from 1 to 100000, got 0 (one chunk is one transaction' in msg
     assert '(4) table shop.ghost does not exist.' in msg
     assert '(5) replica server_id 31 (reported as 10.0.0.3:3306) replicates from 10.0.0.1:3306' in msg
     assert session.executed == []
