@@ -544,6 +544,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     read_dump_threads,
     read_process_privilege,
     read_replicas,
+    read_table_info,
     read_wsrep_on,
     row_identity,
     server_params,

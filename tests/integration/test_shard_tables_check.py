@@ -29,9 +29,9 @@ def test_accepts_a_clean_schema_reports_order_and_counts(ansible, servers, waite
         assert done['changed'] is False
         assert done['problems'] == []
         assert done['delete_order'] == ['%s.child' % db, '%s.parent' % db]
-        assert done['tables']['%s.parent' % db] == dict(primary_key=['id'], key_column='account_no',
-                                                         key_type='int(11)', engine='InnoDB', rows=40,
-                                                         no_shard_rows=0, other_shard_rows=0)
+        expected = dict(primary_key=['id'], key_column='account_no', key_type='int(11)', engine='InnoDB', rows=40,
+                        no_shard_rows=0, other_shard_rows=0)
+        assert done['tables']['%s.parent' % db] == expected
         assert done['report'][0] == 'delete order (children first): %s.child, %s.parent' % (db, db)
         assert done['report'][1].startswith('foreign key fk_child_parent: %s.child (account_no, parent_id) -> '
                                             '%s.parent (account_no, id) ON DELETE RESTRICT - allowed' % (db, db))
