@@ -58,6 +58,11 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     to_text,
 )
 
+# Ends every DELETE of the purge. MariaDB keeps the statement, comment
+# included, in the binary log's annotate events, so that the purge's own deletes
+# can be told apart from a writer's there (module_utils/binlog.py).
+PURGE_MARK = '/* smooth.mariadb.shard_purge */'
+
 INTEGER_TYPES = frozenset(('tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'))
 HASH_MODULUS = 2 ** 64
 
@@ -526,7 +531,7 @@ def purge_bound_statement(spec, pk, predicate, lower, chunk_size):
 def purge_delete_statement(spec, pk, predicate, lower, upper):
     """DELETE the rows matching predicate in the primary key range (lower, upper]."""
     where, params = _and(pk_range_condition(pk, lower=lower, upper=upper), predicate)
-    return 'DELETE FROM %s WHERE %s' % (qualified(spec), where), params
+    return 'DELETE FROM %s WHERE %s %s' % (qualified(spec), where, PURGE_MARK), params
 
 
 def purge_rows_statement(spec, pk, predicate, lower, chunk_size):
@@ -573,7 +578,7 @@ def pk_in_condition(pk, keys):
 def purge_rows_delete_statement(spec, pk, predicate, keys):
     """DELETE exactly the rows with these primary keys that still match the purge predicate."""
     where, params = _and(pk_in_condition(pk, keys), predicate)
-    return 'DELETE FROM %s WHERE %s' % (qualified(spec), where), params
+    return 'DELETE FROM %s WHERE %s %s' % (qualified(spec), where, PURGE_MARK), params
 
 
 def parse_owners(owners, modulus, owned_residues):
@@ -704,6 +709,13 @@ def foreign_examples_statement(spec, pk, owned, limit):
     pk_list = _pk_list(pk)
     return ('SELECT %s FROM %s WHERE NOT %s ORDER BY %s LIMIT %%s'
             % (pk_list, qualified(spec), owned_sql, pk_list), tuple(owned_params) + (int(limit),))
+
+
+def rows_hash_statement(spec, pk, columns, keys):
+    """The primary key and the row hash (every column) of the rows with these primary keys."""
+    where, params = pk_in_condition(pk, keys)
+    return ('SELECT %s, %s AS row_hash FROM %s WHERE %s'
+            % (_pk_list(pk), row_hash_expression(columns), qualified(spec), where), params)
 
 
 def chunk_bound_statement(spec, pk, lower, chunk_size):

@@ -327,7 +327,7 @@ def test_owner_check_statements():
     delete = s.purge_rows_delete_statement(spec(), ['id'], predicate, [(3,), (8,)])
     assert render_statement(*delete) == (
         'DELETE FROM `shop`.`orders` WHERE `id` IN (3, 8) AND '
-        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1))')
+        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1)) /* smooth.mariadb.shard_purge */')
     delete = s.purge_rows_delete_statement(spec(), ['a', 'b'], predicate, [(1, 'x'), (2, "it's")])
     assert render_statement(*delete).startswith("DELETE FROM `shop`.`orders` WHERE (`a`, `b`) IN ((1, 'x'), (2, 'it")
 
@@ -369,18 +369,18 @@ def test_keys_missing_on_owners():
 def test_owner_row_with_the_same_primary_key_and_another_shard_key_is_another_row():
     """Both new pairs hand out id 101: the owner's 101 (account 9) does not hold the stray 101 (account 7)."""
     rows = [dict(id=101, account=7), dict(id=103, account=13)]
-    held = {0: dict(s.row_identity(row, ['id'], 'account') for row in [dict(id=101, account=9),
-                                                                        dict(id=103, account=13)])}
+    owner_rows = [dict(id=101, account=9), dict(id=103, account=13)]
+    held = {0: dict(s.row_identity(row, ['id'], 'account') for row in owner_rows)}
     assert held == {0: {(101,): 9, (103,): 13}}
     assert s.keys_missing_on_owners(rows, ['id'], 'account', 2, {1: 0}, held) == [((101,), 1, 0, 9)]
 
 
 def test_owner_keys_statement_reads_the_shard_key_too():
-    sql = render_statement(*s.owner_keys_statement(spec(), ['id'], s.owned_condition('customer_id', 2, [1]), (1,),
-                                                    (9,)))
+    owned = s.owned_condition('customer_id', 2, [1])
+    sql = render_statement(*s.owner_keys_statement(spec(), ['id'], owned, (1,), (9,)))
     assert sql.startswith('SELECT `id`, `customer_id` FROM `shop`.`orders` WHERE ')
-    composite = render_statement(*s.owner_keys_statement(spec(key='b'), ['a', 'b'], s.owned_condition('b', 2, [1]),
-                                                          None, None))
+    owned = s.owned_condition('b', 2, [1])
+    composite = render_statement(*s.owner_keys_statement(spec(key='b'), ['a', 'b'], owned, None, None))
     assert composite.startswith('SELECT `a`, `b` FROM')
 
 
@@ -403,7 +403,7 @@ def test_purge_statements():
     delete = s.purge_delete_statement(spec(), ['id'], predicate, (10,), (25,))
     assert render_statement(*delete) == (
         'DELETE FROM `shop`.`orders` WHERE (`id` > 10) AND (`id` <= 25) AND '
-        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1))')
+        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1)) /* smooth.mariadb.shard_purge */')
     first = s.purge_delete_statement(spec(), ['id'], predicate, None, (25,))
     assert render_statement(*first).startswith('DELETE FROM `shop`.`orders` WHERE (`id` <= 25) AND (')
 

@@ -171,7 +171,7 @@ def test_purge_walks_chunks_and_summarises(tmp_path):
     entry = result['tables']['shop.orders']
     assert (entry['deleted'], entry['chunks'], entry['foreign_rows_at_start']) == (24, 3, 24)
     assert (entry['remaining_rows'], entry['remaining_foreign_rows']) == (76, 0)
-    pred = '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (0))'
+    pred = '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (0)) /* smooth.mariadb.shard_purge */'
     assert session.executed == [
         'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED',
         'SET SESSION innodb_lock_wait_timeout = 10',

@@ -1,0 +1,233 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Writes to rows a node no longer owns, found in its binary log since the split.
+
+After the split a node owns only its residue; every write since then to a row
+of another residue (an insert, an update or a delete, by any client) was made
+by a writer that still routes by the old shard map, and its only copy is on
+this node (and its partner). The cleanup must not delete such rows, and a
+rollback must not replicate their deletes into the shard that owns them.
+
+The binary log is read with the ``mysql-replication`` package (a maintained
+reader of the replication protocol, which understands MariaDB GTIDs and
+annotate events); everything here except :func:`read_foreign_writes` is pure.
+
+The purge marks its own statements with :data:`PURGE_MARK` (a comment, kept in
+the binary log's annotate events), so that its deletes are told apart from a
+writer's: the cleanup may find its own deletes of an earlier, interrupted run;
+a rollback refuses any delete of a row the node no longer owns, marked or not.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import to_text
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import PURGE_MARK, describe_pk
+
+WRITES_SHOWN = 10
+ROWS_KEPT = 100000
+
+
+def key_owned(value, modulus, residues):
+    """Whether a shard key value belongs to the residues (NULL and negative keys belong to no shard)."""
+    if value is None or isinstance(value, bool):
+        return False
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return False
+    return number >= 0 and number % modulus in residues
+
+
+def column_value(image, column):
+    """The value of a column in a row image (column names compared without letter case, as MariaDB does)."""
+    if column in image:
+        return image[column]
+    for name, value in image.items():
+        if to_text(name).lower() == column.lower():
+            return value
+    return None
+
+
+def foreign_images(kind, row, key):
+    """The shard key values of a row change that matter: what was there and what is there now."""
+    if kind == 'update':
+        return [column_value(row['before_values'], key), column_value(row['after_values'], key)]
+    return [column_value(row['values'], key)]
+
+
+def is_foreign_change(kind, row, key, modulus, residues):
+    """Whether a row change (insert, update or delete) touches a row the node does not own.
+
+    An update counts when the row was not owned before it or is not owned after it.
+    """
+    return any(not key_owned(value, modulus, residues) for value in foreign_images(kind, row, key))
+
+
+def is_purge_statement(statement):
+    """Whether an annotated statement is one of the purge's own (marked) deletes."""
+    return statement is not None and PURGE_MARK in statement
+
+
+class WriteCollector(object):
+    """Collect the foreign writes found, one entry per row (pure bookkeeping).
+
+    ``mode`` is ``cleanup`` (the purge's own marked deletes are expected) or
+    ``rollback`` (every delete of a foreign row is a problem, the purge's
+    included; inserts and updates of foreign rows are not, since rejoining the
+    old pair gives them to the shard that owned them). Every row written keeps
+    its last write, the number of its writes and the residue of its shard key,
+    so that the cleanup can ask its owner whether the write was carried over.
+    At most ``limit`` rows are kept; ``overflow`` tells that more were found.
+    """
+
+    def __init__(self, mode, limit=ROWS_KEPT):
+        self.mode = mode
+        self.limit = limit
+        self.rows = {}
+        self.counts = dict(insert=0, update=0, delete=0)
+        self.purge_deletes = 0
+        self.overflow = False
+
+    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement):
+        purge = kind == 'delete' and is_purge_statement(statement)
+        ident = (table, tuple(keys))
+        if purge:
+            self.purge_deletes += 1
+        problem = (not purge) if self.mode == 'cleanup' else kind == 'delete'
+        if not problem:
+            # The purge deleted the row after finding it on its owner: what was written before is settled.
+            self.rows.pop(ident, None)
+            return
+        self.counts[kind] += 1
+        if ident not in self.rows and len(self.rows) >= self.limit:
+            self.overflow = True
+            return
+        writes = self.rows[ident]['writes'] + 1 if ident in self.rows else 1
+        self.rows[ident] = dict(kind=kind, table=table, key=list(keys), residue=residue, gtid=gtid, time=when,
+                                thread_id=thread_id, statement=statement, by_purge=purge, writes=writes)
+
+    def summary(self, settled=()):
+        """Counts and the first rows still in question; ``settled`` rows (table, key tuple) are left out."""
+        open_rows = [entry for ident, entry in self.rows.items() if ident not in settled]
+        return dict(foreign_writes=sum(entry['writes'] for entry in open_rows), foreign_rows=len(open_rows),
+                    settled_rows=len(self.rows) - len(open_rows), counts=dict(self.counts),
+                    purge_deletes=self.purge_deletes, writes=open_rows[:WRITES_SHOWN])
+
+
+def settled_rows(node_hashes, owner_hashes):
+    """The rows whose write reached their owner: the owner holds the same content (both hold none for a delete).
+
+    Both arguments map ``(table, key tuple)`` to a row hash, or to None for a row that is not there.
+    """
+    return frozenset(ident for ident, value in node_hashes.items() if owner_hashes.get(ident) == value)
+
+
+def describe_write(write, pk):
+    """One line for a message: kind, table, key, GTID, time and, where the binary log has it, the client."""
+    key = describe_pk(pk, write['key'])
+    client = ''
+    if write.get('thread_id') is not None:
+        client += ', connection id %s' % write['thread_id']
+    if write.get('statement'):
+        statement = write['statement']
+        client += ', statement "%s"' % (statement if len(statement) <= 120 else statement[:120] + '...')
+    more = ' (the last of %d writes to the row)' % write['writes'] if write.get('writes', 1) > 1 else ''
+    return '%s of %s %s in GTID %s at %s%s%s' % (write['kind'], write['table'], key, write['gtid'], write['time'],
+                                                   client, more)
+
+
+def utc_text(timestamp):
+    return datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%SZ')
+
+
+class BinlogReadError(Exception):
+    """The binary log cannot be read as the check needs; the message is for the user."""
+
+
+def check_image_columns(row, spec, pk, column_count):
+    """Refuse a row image whose columns cannot be named: the check would read the wrong values.
+
+    Without the columns' names in the binary log (binlog_row_metadata=FULL) they are
+    taken from information_schema, which is only right while the table has the
+    same columns as when the row was written.
+    """
+    images = [row['before_values'], row['after_values']] if 'before_values' in row else [row['values']]
+    for image in images:
+        names = [to_text(name) for name in image]
+        if (column_count is not None and len(names) != column_count) or any(
+                name.startswith('UNKNOWN_COL') for name in names) or any(
+                column_value(image, column) is None and not any(n.lower() == column.lower() for n in names)
+                for column in list(pk) + [spec.key]):
+            raise BinlogReadError(
+                'a row event of %s has %d column(s) (%s) that cannot be matched with the table as it is now '
+                '(%s column(s)); was it altered since the split? Set binlog_row_metadata=FULL so that the '
+                'binary log names the columns itself' % (spec.name, len(names), ', '.join(names[:8]),
+                                                         column_count if column_count is not None else '?'))
+
+
+def read_foreign_writes(connection_settings, reader_server_id, since, specs, primary_keys, modulus, residues,
+                        collector, timeout, clock=time.monotonic, column_counts=None):
+    """Read the binary log from the GTID position ``since`` to its end and collect the foreign writes.
+
+    ``specs`` are the listed tables (TableSpec), ``primary_keys`` their primary key
+    columns by name. Raises TimeoutError when the read takes longer than
+    ``timeout`` seconds; the server's errors (for example a position whose
+    binary log is gone) come through as raised by PyMySQL. Returns the number
+    of events read and the last GTID seen.
+    """
+    from pymysqlreplication import BinLogStreamReader
+    from pymysqlreplication.event import MariadbAnnotateRowsEvent, MariadbGtidEvent, QueryEvent
+    from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+    kinds = {WriteRowsEvent: 'insert', UpdateRowsEvent: 'update', DeleteRowsEvent: 'delete'}
+    column_counts = column_counts or {}
+    listed = dict(((spec.schema, spec.table), spec) for spec in specs)
+    stream = BinLogStreamReader(
+        connection_settings=dict(connection_settings), server_id=reader_server_id, blocking=False,
+        is_mariadb=True, auto_position=since, annotate_rows_event=True, resume_stream=True,
+        only_events=[MariadbGtidEvent, MariadbAnnotateRowsEvent, QueryEvent, WriteRowsEvent, UpdateRowsEvent,
+                     DeleteRowsEvent],
+        enable_logging=False,
+        # Column names: from the events when binlog_row_metadata=FULL, else from information_schema.
+        use_column_name_cache=True)
+    started = clock()
+    events = 0
+    gtid = None
+    thread_id = None
+    statement = None
+    try:
+        for event in stream:
+            events += 1
+            if clock() - started > timeout:
+                raise TimeoutError('reading the binary log took more than %s s (%d events read, at GTID %s)'
+                                   % (timeout, events, gtid))
+            if isinstance(event, MariadbGtidEvent):
+                gtid, thread_id, statement = event.gtid, None, None
+            elif isinstance(event, QueryEvent):
+                thread_id = event.slave_proxy_id
+            elif isinstance(event, MariadbAnnotateRowsEvent):
+                statement = to_text(event.sql_statement)
+            else:
+                spec = listed.get((to_text(event.schema), to_text(event.table)))
+                if spec is None:
+                    continue
+                kind = kinds[type(event)]
+                pk = primary_keys[spec.name]
+                for row in event.rows:
+                    check_image_columns(row, spec, pk, column_counts.get(spec.name))
+                    if not is_foreign_change(kind, row, spec.key, modulus, residues):
+                        continue
+                    image = row['after_values'] if kind == 'update' else row['values']
+                    key = column_value(image, spec.key)
+                    residue = int(key) % modulus if key_owned(key, modulus, range(modulus)) else None
+                    collector.add(kind, spec.name, [column_value(image, column) for column in pk], residue, gtid,
+                                  utc_text(event.timestamp), thread_id, statement)
+    finally:
+        stream.close()
+    return events, gtid

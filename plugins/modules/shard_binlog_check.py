@@ -1,0 +1,387 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: shard_binlog_check
+short_description: Find writes to rows a node no longer owns in its binary log since the split
+version_added: 0.1.0
+description:
+  - After the split of an expansion a node owns only its residues. Any write since then to a row of another
+    residue - an insert, an update or a delete, by any client - comes from a writer that still routes by the old
+    shard map, and its only copy is on this node and its partner. This module reads the node's binary log from
+    the GTID position of the split (O(since)) to its end and finds every such write to the listed tables.
+  - O(mode=cleanup) (before the cleanup deletes anything) - every such write fails the module, except the purge's
+    own deletes (M(smooth.mariadb.shard_purge) marks its statements; an interrupted purge leaves some) and writes
+    that reached the row's owner. The cleanup would delete these rows, or keep an older copy of them on their owner.
+    With O(owners), each row written is read on this node and on the owner of its residue (every column, hashed):
+    when both hold the same content, or neither holds the row, the write was carried over (by the operator, or it
+    replicated there before the split) and does not count. That is how an operator settles what the check found.
+  - O(mode=rollback) (before a rollback joins the old pair again) - every delete of such a row fails the module, the
+    purge's included: joining the pair again would replicate it into the shard that owns the row. Inserts and
+    updates do not: joining the pair again hands them to their owner.
+  - The binary log is read over the replication protocol with the C(mysql-replication) Python package, as a
+    replica that does not register (no C(SHOW SLAVE HOSTS) entry) and ends at the end of the log. Row events
+    (C(binlog_format=ROW)) and MariaDB's annotate events (the statement, and the purge's mark) are used; the
+    connection id comes from the transaction's C(BEGIN).
+  - Reads only; never changes anything.
+author:
+  - smooth.mariadb developers (!UNKNOWN)
+extends_documentation_fragment:
+  - smooth.mariadb.mariadb
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module only reads; check mode reads too.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
+  idempotent:
+    description:
+      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+    support: full
+options:
+  since:
+    description:
+      - GTID position to read from, for example the node's C(gtid_binlog_pos) when its pair stopped replicating
+        (the split records it). Events after it, in every domain it names, are read; domains it does not name are
+        read from the start of the binary log files the server sends. An empty position (a node that had written
+        nothing to its binary log at the split) reads the whole binary log.
+    type: str
+    required: true
+  mode:
+    description: What counts as a problem, see the description.
+    type: str
+    choices: [cleanup, rollback]
+    required: true
+  tables:
+    description: The sharded tables, as for M(smooth.mariadb.shard_purge) (C(database.table) or C({name, key})).
+    type: list
+    elements: raw
+    required: true
+  key_column:
+    description: Shard key column of the tables that do not name their own.
+    type: str
+  modulus:
+    description: Number of shards after the expansion (2N).
+    type: int
+    required: true
+  owned_residues:
+    description: Residues the node owns after the expansion; writes to rows of every other residue are found.
+    type: list
+    elements: int
+    required: true
+  owners:
+    description:
+      - O(mode=cleanup) - the servers that own the residues this node gives away, each with its residues, as for
+        M(smooth.mariadb.shard_purge). Credentials, option file, timeout and TLS options not set here are taken from
+        the module's own login options. Without them no write counts as carried over.
+    type: list
+    elements: dict
+    suboptions:
+      residues:
+        description: Residues of O(modulus) the owner holds.
+        type: list
+        elements: int
+        required: true
+      login_host:
+        description: Host name or address of the owner.
+        type: str
+      login_port:
+        description: TCP port of the owner.
+        type: int
+        default: 3306
+      login_user:
+        description: Account on the owner; defaults to O(login_user).
+        type: str
+      login_password:
+        description: Password of the account on the owner; defaults to O(login_password).
+        type: str
+      login_unix_socket:
+        description: Unix socket of the owner.
+        type: str
+  reader_server_id:
+    description:
+      - C(server_id) the reader uses towards the node. It must differ from the server_id of every replica of the
+        node (a source ends the older of two connections with the same server_id).
+    type: int
+    default: 4294967000
+  timeout:
+    description: Most seconds the read may take; the module fails when they are used up.
+    type: float
+    default: 600
+notes:
+  - Needs the Python package C(mysql-replication) (1.0 or later) where the module runs - usually the controller
+    (C(delegate_to: localhost)), connecting to the node over TCP. The login account needs C(REPLICATION SLAVE)
+    and C(SELECT) on the tables (the reader reads their column names from C(information_schema)).
+  - Needs C(binlog_format=ROW). Writes in a binary log that was purged (C(expire_logs_days),
+    C(PURGE BINARY LOGS)) cannot be read; the module then fails with the server's message.
+  - A write made after the read (between this check and the purge) is not seen; the purge's owner check still
+    stops at a row the owner lacks.
+seealso:
+  - module: smooth.mariadb.shard_purge
+'''
+
+EXAMPLES = r'''
+- name: Find writes since the split to rows this node gave away (fails naming them)
+  smooth.mariadb.shard_binlog_check:
+    login_host: 10.0.0.11
+    login_user: smooth_admin
+    login_password: "{{ vault_admin_password }}"
+    since: "11-11-5310,12-12-4471"
+    mode: cleanup
+    tables:
+      - name: shop.orders
+        key: customer_id
+    modulus: 4
+    owned_residues: [0]
+  delegate_to: localhost
+'''
+
+RETURN = r'''
+foreign_writes:
+  description: Writes found that are problems in this O(mode) (writes to rows settled on their owner left out).
+  returned: always
+  type: int
+foreign_rows:
+  description: Rows those writes went to.
+  returned: always
+  type: int
+settled_rows:
+  description: Rows written since the split whose owner holds the same content (or, like this node, none).
+  returned: always
+  type: int
+counts:
+  description: The writes found by kind - C(insert), C(update), C(delete), settled ones included.
+  returned: always
+  type: dict
+purge_deletes:
+  description: Deletes of foreign rows made by the purge (marked statements).
+  returned: always
+  type: int
+writes:
+  description:
+    - The first rows in question (at most 10), each with its last write - C(kind), C(table), C(key) (primary key
+      values), C(residue), C(gtid), C(time) (UTC), C(thread_id) (connection id, when the binary log has it),
+      C(statement) (when annotated), C(by_purge) and C(writes) (how many writes the row had).
+  returned: always
+  type: list
+  elements: dict
+events:
+  description: Events read.
+  returned: always
+  type: int
+last_gtid:
+  description: GTID of the last transaction read (null when none).
+  returned: always
+  type: str
+elapsed:
+  description: Seconds the read of the binary log took.
+  returned: success
+  type: float
+'''
+
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
+    BinlogReadError,
+    WriteCollector,
+    describe_write,
+    read_foreign_writes,
+    settled_rows,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    SqlSession,
+    build_connect_kwargs,
+    describe_target,
+    format_db_error,
+    mariadb_common_argument_spec,
+    mariadb_connect,
+    mask_secrets,
+    read_option_file,
+    to_text,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
+    ShardingError,
+    connect_server,
+    ownership_problems,
+    parse_gtid,
+    parse_owners,
+    parse_tables,
+    pk_values,
+    read_table_info,
+    rows_hash_statement,
+    server_params,
+    table_problems,
+)
+
+HASH_BATCH = 500
+
+try:
+    import pymysqlreplication  # noqa: F401  pylint: disable=unused-import
+    HAS_REPLICATION = True
+    REPLICATION_IMPORT_ERROR = None
+except ImportError:
+    HAS_REPLICATION = False
+    REPLICATION_IMPORT_ERROR = traceback.format_exc()
+
+
+def argument_spec():
+    spec = mariadb_common_argument_spec()
+    spec.update(
+        since=dict(type='str', required=True),
+        mode=dict(type='str', required=True, choices=['cleanup', 'rollback']),
+        tables=dict(type='list', elements='raw', required=True),
+        key_column=dict(type='str', no_log=False),
+        modulus=dict(type='int', required=True),
+        owned_residues=dict(type='list', elements='int', required=True),
+        owners=dict(type='list', elements='dict', options=dict(
+            residues=dict(type='list', elements='int', required=True),
+            login_host=dict(type='str'),
+            login_port=dict(type='int', default=3306),
+            login_user=dict(type='str'),
+            login_password=dict(type='str', no_log=True),
+            login_unix_socket=dict(type='str'),
+        )),
+        reader_server_id=dict(type='int', default=4294967000),
+        timeout=dict(type='float', default=600),
+    )
+    return spec
+
+
+def since_problems(since):
+    """The GTID position must be a comma-separated list of domain-server-sequence triples."""
+    parts = [part for part in to_text(since).split(',') if part.strip()]
+    if any(parse_gtid(part) is None for part in parts) or (not parts and to_text(since).strip()):
+        return ['since must be a GTID position such as 0-1-100,1-2-50, got %r' % (since,)]
+    return []
+
+
+def read_hashes(session, spec, info, idents):
+    """``{(table, key): row hash or None}`` for the rows with these keys, read in batches."""
+    pk = info['primary_key']
+    columns = [column['name'] for column in info['columns']]
+    keys = [key for table, key in idents if table == spec.name]
+    found = dict(((spec.name, key), None) for key in keys)
+    for start in range(0, len(keys), HASH_BATCH):
+        sql, sql_params = rows_hash_statement(spec, pk, columns, keys[start:start + HASH_BATCH])
+        for row in session.fetch_all(sql, sql_params):
+            found[(spec.name, pk_values(row, pk))] = to_text(row['row_hash'])
+    return found
+
+
+def settle(module, session, specs, infos, collector):
+    """The rows written since the split whose owner holds the same content as this node (or neither holds them)."""
+    params = module.params
+    owner_of_residue, problems = parse_owners(params['owners'], params['modulus'], params['owned_residues'])
+    if problems:
+        module.fail_json(msg='owners: %s' % '; '.join(problems))
+    node_hashes = {}
+    owner_hashes = {}
+    for spec in specs:
+        idents = [ident for ident in collector.rows if ident[0] == spec.name]
+        if not idents:
+            continue
+        node_hashes.update(read_hashes(session, spec, infos[spec.name], idents))
+        by_owner = {}
+        for ident in idents:
+            owner = owner_of_residue.get(collector.rows[ident]['residue'])
+            if owner is not None:
+                by_owner.setdefault(owner, []).append(ident)
+        for owner, owned_idents in by_owner.items():
+            entry = params['owners'][owner]
+            owner_params = server_params(entry, params)
+            try:
+                connection = connect_server(owner_params)
+            except ShardingError as exc:
+                module.fail_json(msg='owner %s: %s' % (describe_target(owner_params), exc))
+            try:
+                owner_hashes.update(read_hashes(SqlSession(connection, read_only=True), spec, infos[spec.name],
+                                                owned_idents))
+            finally:
+                connection.close()
+    return settled_rows(node_hashes, owner_hashes)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    params = module.params
+    if not HAS_REPLICATION:
+        module.fail_json(msg=missing_required_lib('mysql-replication'), exception=REPLICATION_IMPORT_ERROR)
+    target = describe_target(params)
+    specs, problems = parse_tables(params['tables'], params['key_column'])
+    problems.extend(ownership_problems(params['modulus'], params['owned_residues']))
+    problems.extend(since_problems(params['since']))
+    result = dict(changed=False, foreign_writes=0, foreign_rows=0, settled_rows=0,
+                  counts=dict(insert=0, update=0, delete=0), purge_deletes=0, writes=[], events=0, last_gtid=None)
+    connection = mariadb_connect(module)
+    session = SqlSession(connection, read_only=True)
+    try:
+        infos = {}
+        for spec in specs:
+            infos[spec.name] = read_table_info(session, spec.schema, spec.table)
+            problems.extend(table_problems(spec, infos[spec.name]))
+        if problems:
+            module.fail_json(msg='Cannot read the binary log of %s for writes since the split. %d problem(s): %s'
+                             % (target, len(problems), ' '.join('(%d) %s.' % (i + 1, p.rstrip('.'))
+                                                                 for i, p in enumerate(problems))), **result)
+        primary_keys = dict((spec.name, infos[spec.name]['primary_key']) for spec in specs)
+        kwargs, dummy = build_connect_kwargs(params, read_option_file(params['config_file'])
+                                             if params.get('config_file') else {})
+        collector = WriteCollector(params['mode'])
+        started = time.monotonic()
+        try:
+            events, last_gtid = read_foreign_writes(kwargs, params['reader_server_id'],
+                                                    to_text(params['since']).strip(), specs, primary_keys,
+                                                    params['modulus'], frozenset(params['owned_residues']),
+                                                    collector, params['timeout'],
+                                                    column_counts=dict((spec.name, len(infos[spec.name]['columns']))
+                                                                       for spec in specs))
+        except (TimeoutError, BinlogReadError) as exc:
+            module.fail_json(msg='Reading the binary log of %s: %s' % (target, exc), **result)
+        except Exception as exc:  # pylint: disable=broad-except
+            message = format_db_error(exc)
+            if kwargs.get('password'):
+                message = mask_secrets(message, [to_text(kwargs['password'])])
+            module.fail_json(msg='Reading the binary log of %s since %s failed: %s' % (target, params['since'],
+                                                                                      message), **result)
+        if collector.overflow:
+            module.fail_json(msg='Refusing on %s: more than %d rows this node no longer owns were written since the '
+                                 'split; a writer still routes by the old shard map. Find and stop it first.'
+                             % (target, collector.limit), **result)
+        settled = settle(module, session, specs, infos, collector) if params['mode'] == 'cleanup' else ()
+    finally:
+        connection.close()
+    result.update(collector.summary(settled), events=events, last_gtid=last_gtid,
+                  elapsed=round(time.monotonic() - started, 3))
+    if result['foreign_writes']:
+        shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'])
+        if params['mode'] == 'cleanup':
+            message = ('Refusing the cleanup on %s: %d row(s) it no longer owns were written since the split (%d '
+                       'write(s)) and their owner does not hold what this node holds: a writer that still routes by '
+                       'the old shard map wrote them, and the cleanup would delete them or keep an older copy on '
+                       'their owner. First: %s. Find and stop that writer, carry each of these rows over to the '
+                       'shard that owns it (the same content, or deleted there too), then run again: a row whose '
+                       'owner holds what this node holds counts as carried over.'
+                       % (target, result['foreign_rows'], result['foreign_writes'], shown))
+        else:
+            message = ('Refusing the rollback on %s: %d row(s) it no longer owns were deleted here since the split '
+                       '(%d by the purge); joining the old pair again would replicate these deletes into the shard '
+                       'that owns those rows. First: %s. The way is forward (expand_2n.yml).'
+                       % (target, result['foreign_rows'],
+                          sum(1 for entry in collector.rows.values() if entry['by_purge']), shown))
+        module.fail_json(msg=message, **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""smooth.mariadb.shard_binlog_check against real servers, through Ansible.
+
+A plays the old node that keeps residue 1 of 3 after the split; B plays the owner of residues 0 and 2.
+Both start with the same rows (written without binary logging). A writer that still routes by the old
+map then inserts, updates and deletes rows of B's residues on A: the cleanup check must name each of
+them, accept them once they are carried over to B, accept the purge's own deletes, and the rollback
+check must refuse once the purge has deleted rows.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mariadb_lab import ADMIN_PASSWORD
+from test_shard_purge import MODULE as PURGE, count, create_tables, owner_args, purge_args, scratch_database
+
+MODULE = 'smooth.mariadb.shard_binlog_check'
+
+
+@pytest.fixture
+def shard_db(servers, waiter):
+    """The purge tests' three tables, the same rows on A and B; replication reset and dropped afterwards."""
+    with scratch_database(servers, waiter, 'binlog') as db:
+        for server in (servers.a, servers.b):
+            create_tables(server, db)
+        yield db
+
+
+def check_args(a, db, since, mode='cleanup', **extra):
+    args = dict(a.login_args(), since=since, mode=mode, tables=['%s.orders' % db], key_column='customer_id',
+                modulus=3, owned_residues=[1])
+    args.update(extra)
+    return args
+
+
+def position(server):
+    return server.query('SELECT @@GLOBAL.gtid_binlog_pos AS pos')[0]['pos']
+
+
+def test_writes_since_the_split_to_rows_given_away_are_named_until_carried_over(ansible, servers, shard_db):
+    a, b = servers.a, servers.b
+    db = shard_db
+    since = position(a)
+    owners = [owner_args(b, [0, 2])]
+    stray_update = a.query('SELECT MIN(id) AS id FROM %s.orders WHERE customer_id %% 3 = 0' % db)[0]['id']
+    stray_delete = a.query('SELECT MIN(id) AS id FROM %s.orders WHERE customer_id %% 3 = 2' % db)[0]['id']
+    # The forgotten writer, on A after the split (binary-logged, as any client's writes).
+    a.query("INSERT INTO %s.orders VALUES (1001, 5, 7.00, 'stray')" % db)
+    a.query('UPDATE %s.orders SET amount = 250 WHERE id = %%s' % db, (stray_update,))
+    a.query('DELETE FROM %s.orders WHERE id = %%s' % db, (stray_delete,))
+    # A write of A's own residue is no business of the check.
+    a.query("INSERT INTO %s.orders VALUES (1002, 4, 1.00, 'own')" % db)
+
+    refused = ansible(MODULE, check_args(a, db, since, owners=owners), check=True)
+    assert refused['failed'] is True
+    msg = refused['msg']
+    assert msg.startswith('Refusing the cleanup on 127.0.0.1:%d: 3 row(s) it no longer owns were written since the '
+                          'split (3 write(s)) and their owner does not hold what this node holds' % a.port), msg
+    assert refused['counts'] == dict(insert=1, update=1, delete=1)
+    assert sorted((w['kind'], w['key'][0]) for w in refused['writes']) == sorted(
+        [('insert', 1001), ('update', stray_update), ('delete', stray_delete)])
+    insert = [w for w in refused['writes'] if w['kind'] == 'insert'][0]
+    assert insert['statement'] == "INSERT INTO %s.orders VALUES (1001, 5, 7.00, 'stray')" % db
+    # The GTID of A's own domain; MariaDB logs row changes without the connection id (no BEGIN event).
+    domain = a.query('SELECT @@GLOBAL.gtid_domain_id AS d')[0]['d']
+    assert insert['gtid'].startswith('%d-%d-' % (domain, a.server_id)), insert['gtid']
+    assert insert['thread_id'] is None and insert['by_purge'] is False
+    assert 'insert of %s.orders id = 1001 in GTID %s at ' % (db, insert['gtid']) in msg
+    assert ADMIN_PASSWORD not in json.dumps(refused.result)
+
+    # The operator carries the writes over to the owner; each row then matches (or is gone on both).
+    b.query("INSERT INTO %s.orders VALUES (1001, 5, 7.00, 'stray')" % db)
+    b.query('UPDATE %s.orders SET amount = 250 WHERE id = %%s' % db, (stray_update,))
+    half = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert half['failed'] is True and half['foreign_rows'] == 1 and half['settled_rows'] == 2
+    assert [w['key'][0] for w in half['writes']] == [stray_delete]
+    b.query('DELETE FROM %s.orders WHERE id = %%s' % db, (stray_delete,))
+    settled = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert settled.get('failed') is not True, settled.get('msg')
+    assert (settled['foreign_writes'], settled['settled_rows'], settled['changed']) == (0, 3, False)
+
+    # Without owners nothing counts as carried over.
+    assert ansible(MODULE, check_args(a, db, since))['failed'] is True
+
+    # The purge's own deletes are told apart by its mark; for a rollback every delete counts.
+    purged = ansible(PURGE, purge_args(a, db, tables=['%s.orders' % db], owners=owners))
+    assert purged.get('failed') is not True, purged.get('msg')
+    after = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert after.get('failed') is not True, after.get('msg')
+    assert after['purge_deletes'] == purged['deleted']
+    rollback = ansible(MODULE, check_args(a, db, since, mode='rollback'))
+    assert rollback['failed'] is True
+    assert rollback['msg'].startswith('Refusing the rollback on 127.0.0.1:%d: %d row(s) it no longer owns were deleted '
+                                      'here since the split (%d by the purge)'
+                                      % (a.port, purged['deleted'] + 1, purged['deleted'])), rollback['msg']
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE customer_id %% 3 <> 1' % db) == 0
+
+
+def test_rollback_check_passes_without_deletes_and_bad_input_is_named(ansible, servers, shard_db):
+    a = servers.a
+    db = shard_db
+    since = position(a)
+    a.query("INSERT INTO %s.orders VALUES (1001, 5, 7.00, 'stray')" % db)
+    fine = ansible(MODULE, check_args(a, db, since, mode='rollback'))
+    assert fine.get('failed') is not True, fine.get('msg')
+    assert fine['foreign_writes'] == 0 and fine['counts']['insert'] == 0 and fine['events'] >= 1
+
+    bad = ansible(MODULE, check_args(a, db, 'yesterday', tables=['%s.ghost' % db]))
+    assert bad['failed'] is True
+    assert "since must be a GTID position such as 0-1-100,1-2-50, got 'yesterday'" in bad['msg']
+    assert 'table %s.ghost does not exist' % db in bad['msg']
+
+    # A position the binary log does not hold (it was purged, or it is not this node's): nothing can be
+    # proven, and the check fails with the server's word.
+    domain = a.query('SELECT @@GLOBAL.gtid_domain_id AS d')[0]['d']
+    unknown = '%d-%d-999999999' % (domain, a.server_id)
+    gone = ansible(MODULE, check_args(a, db, unknown))
+    assert gone['failed'] is True
+    assert gone['msg'].startswith('Reading the binary log of 127.0.0.1:%d since %s failed: (1236)'
+                                  % (a.port, unknown)), gone['msg']

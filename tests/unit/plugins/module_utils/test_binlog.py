@@ -1,0 +1,122 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.smooth.mariadb.plugins.module_utils import binlog as b
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
+    PURGE_MARK,
+    purge_condition,
+    purge_delete_statement,
+    purge_rows_delete_statement,
+    TableSpec,
+)
+
+
+@pytest.mark.parametrize('value, owned', [
+    (4, True), (6, False), (5, False), (0, True), (-4, False), (None, False), ('8', True), ('x', False),
+    (True, False),
+])
+def test_key_owned(value, owned):
+    assert b.key_owned(value, 4, frozenset([0])) is owned
+
+
+def test_column_value_ignores_letter_case():
+    assert b.column_value({'Account_No': 7}, 'account_no') == 7
+    assert b.column_value({'account_no': 7, 'ACCOUNT_NO': 8}, 'account_no') == 7
+    assert b.column_value({}, 'account_no') is None
+
+
+@pytest.mark.parametrize('kind, row, foreign', [
+    ('insert', {'values': {'k': 5}}, True),
+    ('insert', {'values': {'k': 4}}, False),
+    ('delete', {'values': {'k': 7}}, True),
+    ('delete', {'values': {'k': 6}}, False),
+    ('update', {'before_values': {'k': 4}, 'after_values': {'k': 4}}, False),
+    ('update', {'before_values': {'k': 5}, 'after_values': {'k': 5}}, True),
+    # Moved into or out of the node's residue: both count.
+    ('update', {'before_values': {'k': 5}, 'after_values': {'k': 4}}, True),
+    ('update', {'before_values': {'k': 4}, 'after_values': {'k': 7}}, True),
+    ('insert', {'values': {'k': None}}, True),
+])
+def test_is_foreign_change(kind, row, foreign):
+    assert b.is_foreign_change(kind, row, 'k', 2, frozenset([0])) is foreign
+
+
+def test_the_purge_marks_its_deletes():
+    spec = TableSpec('a.b', 'a', 'b', 'k')
+    predicate = purge_condition('k', 2, (0,))
+    for sql, dummy in (purge_delete_statement(spec, ['id'], predicate, None, (5,)),
+                       purge_rows_delete_statement(spec, ['id'], predicate, [(1,)])):
+        assert b.is_purge_statement(sql)
+    assert not b.is_purge_statement('DELETE FROM a.b WHERE id = 1')
+    assert not b.is_purge_statement(None)
+    assert PURGE_MARK == '/* smooth.mariadb.shard_purge */'
+
+
+def write(collector, kind, key, statement=None, residue=1, gtid='0-1-5'):
+    collector.add(kind, 'a.b', [key], residue, gtid, '2026-12-02 12:00:00Z', 42, statement)
+
+
+def test_cleanup_mode_counts_every_foreign_write_but_the_purges_own_deletes():
+    collector = b.WriteCollector('cleanup')
+    write(collector, 'insert', 1)
+    write(collector, 'update', 1, gtid='0-1-6')
+    write(collector, 'delete', 2)
+    write(collector, 'delete', 3, statement='DELETE FROM a.b WHERE x ' + PURGE_MARK)
+    # A row the purge deleted (having found it on its owner) is settled, whatever was written to it before.
+    write(collector, 'insert', 4)
+    write(collector, 'delete', 4, statement='DELETE FROM a.b WHERE x ' + PURGE_MARK)
+    summary = collector.summary()
+    assert summary['counts'] == dict(insert=2, update=1, delete=1)
+    assert summary['purge_deletes'] == 2
+    assert (summary['foreign_rows'], summary['foreign_writes'], summary['settled_rows']) == (2, 3, 0)
+    assert ('a.b', (4,)) not in collector.rows
+    first = summary['writes'][0]
+    assert (first['kind'], first['key'], first['gtid'], first['writes']) == ('update', [1], '0-1-6', 2)
+    settled = collector.summary(settled={('a.b', (1,))})
+    assert (settled['foreign_rows'], settled['foreign_writes'], settled['settled_rows']) == (1, 1, 1)
+    assert [entry['key'] for entry in settled['writes']] == [[2]]
+
+
+def test_rollback_mode_counts_deletes_only_the_purges_included():
+    collector = b.WriteCollector('rollback')
+    write(collector, 'insert', 1)
+    write(collector, 'update', 1)
+    write(collector, 'delete', 2)
+    write(collector, 'delete', 3, statement='DELETE ... ' + PURGE_MARK)
+    summary = collector.summary()
+    assert summary['counts'] == dict(insert=0, update=0, delete=2)
+    assert sorted((entry['key'][0], entry['by_purge']) for entry in summary['writes']) == [(2, False), (3, True)]
+
+
+def test_collector_is_bounded():
+    collector = b.WriteCollector('cleanup', limit=2)
+    for key in range(5):
+        write(collector, 'insert', key)
+    assert collector.overflow is True and len(collector.rows) == 2
+    write(collector, 'update', 0)
+    assert collector.rows[('a.b', (0,))]['writes'] == 2
+
+
+def test_settled_rows_same_content_or_absent_on_both():
+    node = {('a.b', (1,)): 'h1', ('a.b', (2,)): None, ('a.b', (3,)): 'h3', ('a.b', (4,)): None}
+    owner = {('a.b', (1,)): 'h1', ('a.b', (2,)): None, ('a.b', (3,)): 'other', ('a.b', (4,)): 'h4'}
+    assert b.settled_rows(node, owner) == frozenset([('a.b', (1,)), ('a.b', (2,))])
+    # A row the owner was not asked about (no owner for its residue) is not settled unless absent here too.
+    assert b.settled_rows({('a.b', (5,)): 'h5'}, {}) == frozenset()
+
+
+def test_describe_write():
+    entry = dict(kind='update', table='acct.parent', key=[101], gtid='0-1-9', time='2026-12-02 12:00:00Z',
+                 thread_id=42, statement='UPDATE acct.parent SET balance = 250 WHERE id = 101', writes=3)
+    assert b.describe_write(entry, ['id']) == (
+        'update of acct.parent id = 101 in GTID 0-1-9 at 2026-12-02 12:00:00Z, connection id 42, statement '
+        '"UPDATE acct.parent SET balance = 250 WHERE id = 101" (the last of 3 writes to the row)')
+    entry = dict(entry, key=[1, 'x'], thread_id=None, statement=None, writes=1)
+    assert b.describe_write(entry, ['a', 'b']) == (
+        'update of acct.parent (a, b) = (1, "x") in GTID 0-1-9 at 2026-12-02 12:00:00Z')
