@@ -172,11 +172,13 @@ def check_image_columns(row, spec, pk, column_count):
 
 
 def read_foreign_writes(connection_settings, reader_server_id, since, specs, primary_keys, modulus, residues,
-                        collector, timeout, clock=time.monotonic, column_counts=None):
+                        collector, timeout, clock=time.monotonic, column_counts=None, ignore_server_ids=()):
     """Read the binary log from the GTID position ``since`` to its end and collect the foreign writes.
 
     ``specs`` are the listed tables (TableSpec), ``primary_keys`` their primary key
-    columns by name. Raises TimeoutError when the read takes longer than
+    columns by name. Transactions that originated on a server of
+    ``ignore_server_ids`` (the old partner: they replicated here before the
+    split) are passed over. Raises TimeoutError when the read takes longer than
     ``timeout`` seconds; the server's errors (for example a position whose
     binary log is gone) come through as raised by PyMySQL. Returns the number
     of events read and the last GTID seen.
@@ -201,6 +203,7 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
     gtid = None
     thread_id = None
     statement = None
+    skipped = False
     try:
         for event in stream:
             events += 1
@@ -209,6 +212,9 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
                                    % (timeout, events, gtid))
             if isinstance(event, MariadbGtidEvent):
                 gtid, thread_id, statement = event.gtid, None, None
+                skipped = event.server_id in ignore_server_ids
+            elif skipped:
+                continue
             elif isinstance(event, QueryEvent):
                 thread_id = event.slave_proxy_id
             elif isinstance(event, MariadbAnnotateRowsEvent):

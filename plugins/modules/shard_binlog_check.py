@@ -48,14 +48,19 @@ attributes:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
+  split_version:
+    description:
+      - Read from the position the split of the expansion to this shard map version recorded on the node
+        (table C(smooth_mariadb.split_point), written by C(smooth.mariadb.expand_2n)). The module fails when
+        there is none. Give this or O(since).
+    type: int
   since:
     description:
-      - GTID position to read from, for example the node's C(gtid_binlog_pos) when its pair stopped replicating
-        (the split records it). Events after it, in every domain it names, are read; domains it does not name are
+      - GTID position to read from, for example the node's C(gtid_binlog_pos) when its pair stopped replicating.
+        Give this or O(split_version). Events after it, in every domain it names, are read; domains it does not name are
         read from the start of the binary log files the server sends. An empty position (a node that had written
         nothing to its binary log at the split) reads the whole binary log.
     type: str
-    required: true
   mode:
     description: What counts as a problem, see the description.
     type: str
@@ -107,6 +112,13 @@ options:
       login_unix_socket:
         description: Unix socket of the owner.
         type: str
+  ignore_server_ids:
+    description:
+      - Pass over the transactions that originated on these servers (by C(server_id)) - the old partner, whose
+        writes replicated to this node until the split. Writes made on this node, or on its new partner, count.
+    type: list
+    elements: int
+    default: []
   reader_server_id:
     description:
       - C(server_id) the reader uses towards the node. It must differ from the server_id of every replica of the
@@ -182,6 +194,10 @@ last_gtid:
   description: GTID of the last transaction read (null when none).
   returned: always
   type: str
+since:
+  description: The GTID position the binary log was read from.
+  returned: success
+  type: str
 elapsed:
   description: Seconds the read of the binary log took.
   returned: success
@@ -238,7 +254,8 @@ except ImportError:
 def argument_spec():
     spec = mariadb_common_argument_spec()
     spec.update(
-        since=dict(type='str', required=True),
+        since=dict(type='str'),
+        split_version=dict(type='int'),
         mode=dict(type='str', required=True, choices=['cleanup', 'rollback']),
         tables=dict(type='list', elements='raw', required=True),
         key_column=dict(type='str', no_log=False),
@@ -252,6 +269,7 @@ def argument_spec():
             login_password=dict(type='str', no_log=True),
             login_unix_socket=dict(type='str'),
         )),
+        ignore_server_ids=dict(type='list', elements='int', default=[]),
         reader_server_id=dict(type='int', default=4294967000),
         timeout=dict(type='float', default=600),
     )
@@ -264,6 +282,24 @@ def since_problems(since):
     if any(parse_gtid(part) is None for part in parts) or (not parts and to_text(since).strip()):
         return ['since must be a GTID position such as 0-1-100,1-2-50, got %r' % (since,)]
     return []
+
+
+def read_split_point(module, session, version, target, result):
+    """The GTID position the split to shard map ``version`` recorded on the node; fails when there is none."""
+    found = session.fetch_all("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'smooth_mariadb' "
+                              "AND TABLE_NAME = 'split_point'")
+    row = None
+    if found:
+        row = session.fetch_one('SELECT gtid_binlog_pos FROM smooth_mariadb.split_point WHERE version = %s',
+                                (version,))
+    if row is None:
+        module.fail_json(msg='No split point of the expansion to shard map version %s is recorded on %s '
+                             '(smooth_mariadb.split_point): its split was made by an older version of '
+                             'smooth.mariadb, or the record was lost. Without it the binary log cannot be '
+                             'searched for writes since the split; give the position with since (in '
+                             'expand_2n.yml: smooth_cleanup_binlog_check: false skips this check, at your risk).'
+                             % (version, target), **result)
+    return to_text(row['gtid_binlog_pos'])
 
 
 def read_hashes(session, spec, info, idents):
@@ -313,14 +349,17 @@ def settle(module, session, specs, infos, collector):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[('since', 'split_version')],
+                           mutually_exclusive=[('since', 'split_version')])
     params = module.params
     if not HAS_REPLICATION:
         module.fail_json(msg=missing_required_lib('mysql-replication'), exception=REPLICATION_IMPORT_ERROR)
     target = describe_target(params)
     specs, problems = parse_tables(params['tables'], params['key_column'])
     problems.extend(ownership_problems(params['modulus'], params['owned_residues']))
-    problems.extend(since_problems(params['since']))
+    if params['since'] is not None:
+        problems.extend(since_problems(params['since']))
     result = dict(changed=False, foreign_writes=0, foreign_rows=0, settled_rows=0,
                   counts=dict(insert=0, update=0, delete=0), purge_deletes=0, writes=[], events=0, last_gtid=None)
     connection = mariadb_connect(module)
@@ -334,6 +373,8 @@ def main():
             module.fail_json(msg='Cannot read the binary log of %s for writes since the split. %d problem(s): %s'
                              % (target, len(problems), ' '.join('(%d) %s.' % (i + 1, p.rstrip('.'))
                                                                  for i, p in enumerate(problems))), **result)
+        if params['split_version'] is not None:
+            params['since'] = read_split_point(module, session, params['split_version'], target, result)
         primary_keys = dict((spec.name, infos[spec.name]['primary_key']) for spec in specs)
         kwargs, dummy = build_connect_kwargs(params, read_option_file(params['config_file'])
                                              if params.get('config_file') else {})
@@ -345,7 +386,8 @@ def main():
                                                     params['modulus'], frozenset(params['owned_residues']),
                                                     collector, params['timeout'],
                                                     column_counts=dict((spec.name, len(infos[spec.name]['columns']))
-                                                                       for spec in specs))
+                                                                       for spec in specs),
+                                                    ignore_server_ids=frozenset(params['ignore_server_ids']))
         except (TimeoutError, BinlogReadError) as exc:
             module.fail_json(msg='Reading the binary log of %s: %s' % (target, exc), **result)
         except Exception as exc:  # pylint: disable=broad-except
@@ -361,7 +403,7 @@ def main():
         settled = settle(module, session, specs, infos, collector) if params['mode'] == 'cleanup' else ()
     finally:
         connection.close()
-    result.update(collector.summary(settled), events=events, last_gtid=last_gtid,
+    result.update(collector.summary(settled), events=events, last_gtid=last_gtid, since=params['since'],
                   elapsed=round(time.monotonic() - started, 3))
     if result['foreign_writes']:
         shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'])

@@ -34,8 +34,10 @@ def shard_db(servers, waiter):
 
 
 def check_args(a, db, since, mode='cleanup', **extra):
-    args = dict(a.login_args(), since=since, mode=mode, tables=['%s.orders' % db], key_column='customer_id',
+    args = dict(a.login_args(), mode=mode, tables=['%s.orders' % db], key_column='customer_id',
                 modulus=3, owned_residues=[1])
+    if since is not None:
+        args['since'] = since
     args.update(extra)
     return args
 
@@ -112,6 +114,14 @@ def test_rollback_check_passes_without_deletes_and_bad_input_is_named(ansible, s
     assert fine.get('failed') is not True, fine.get('msg')
     assert fine['foreign_writes'] == 0 and fine['counts']['insert'] == 0 and fine['events'] >= 1
 
+    # Writes that originated on the old partner (replicated here before the split) are passed over.
+    a.query("DELETE FROM %s.orders WHERE id = 1001" % db)
+    deleted = ansible(MODULE, check_args(a, db, since, mode='rollback'))
+    assert deleted['failed'] is True and deleted['counts']['delete'] == 1
+    ignored = ansible(MODULE, check_args(a, db, since, mode='rollback', ignore_server_ids=[a.server_id]))
+    assert ignored.get('failed') is not True, ignored.get('msg')
+    assert ignored['counts']['delete'] == 0
+
     bad = ansible(MODULE, check_args(a, db, 'yesterday', tables=['%s.ghost' % db]))
     assert bad['failed'] is True
     assert "since must be a GTID position such as 0-1-100,1-2-50, got 'yesterday'" in bad['msg']
@@ -120,6 +130,17 @@ def test_rollback_check_passes_without_deletes_and_bad_input_is_named(ansible, s
     # A position the binary log does not hold (it was purged, or it is not this node's): nothing can be
     # proven, and the check fails with the server's word.
     domain = a.query('SELECT @@GLOBAL.gtid_domain_id AS d')[0]['d']
+    missing = ansible(MODULE, dict(check_args(a, db, None), split_version=7))
+    assert missing['failed'] is True
+    assert missing['msg'].startswith('No split point of the expansion to shard map version 7 is recorded on '
+                                     '127.0.0.1:%d' % a.port), missing['msg']
+    a.setup_sql(['CREATE DATABASE IF NOT EXISTS smooth_mariadb',
+                 'CREATE TABLE IF NOT EXISTS smooth_mariadb.split_point (version INT NOT NULL PRIMARY KEY, '
+                 'modulus INT NOT NULL, gtid_binlog_pos TEXT NOT NULL, recorded_at DATETIME NOT NULL)',
+                 "REPLACE INTO smooth_mariadb.split_point VALUES (7, 3, '%s', UTC_TIMESTAMP())" % since])
+    recorded = ansible(MODULE, dict(check_args(a, db, None, mode='rollback'), split_version=7))
+    assert recorded['failed'] is True
+    assert (recorded['since'], recorded['counts']['delete']) == (since, 1)
     unknown = '%d-%d-999999999' % (domain, a.server_id)
     gone = ansible(MODULE, check_args(a, db, unknown))
     assert gone['failed'] is True
