@@ -79,8 +79,9 @@ class WriteCollector(object):
 
     ``mode`` is ``cleanup`` (the purge's own marked deletes are expected) or
     ``rollback`` (every delete of a foreign row is a problem, the purge's
-    included; inserts and updates of foreign rows are not, since rejoining the
-    old pair gives them to the shard that owned them). Every row written keeps
+    included, unless the row was inserted here since the split; inserts and
+    updates of foreign rows are not, since rejoining the old pair gives them
+    to the shard that owned them). Every row written keeps
     its last write, the number of its writes and the residue of its shard key,
     so that the cleanup can ask its owner whether the write was carried over.
     At most ``limit`` rows are kept; ``overflow`` tells that more were found.
@@ -93,12 +94,20 @@ class WriteCollector(object):
         self.counts = dict(insert=0, update=0, delete=0)
         self.purge_deletes = 0
         self.overflow = False
+        self.inserted = set()
 
     def add(self, kind, table, keys, residue, gtid, when, thread_id, statement):
         purge = kind == 'delete' and is_purge_statement(statement)
         ident = (table, tuple(keys))
         if purge:
             self.purge_deletes += 1
+        if self.mode == 'rollback' and kind == 'insert':
+            # Inserted here since the split: deleting it again takes nothing from the other half.
+            self.inserted.add(ident)
+            return
+        if self.mode == 'rollback' and kind == 'delete' and ident in self.inserted:
+            self.inserted.discard(ident)
+            return
         problem = (not purge) if self.mode == 'cleanup' else kind == 'delete'
         if not problem:
             # The purge deleted the row after finding it on its owner: what was written before is settled.
@@ -235,5 +244,24 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
                     collector.add(kind, spec.name, [column_value(image, column) for column in pk], residue, gtid,
                                   utc_text(event.timestamp), thread_id, statement)
     finally:
+        connection = getattr(stream, '_stream_connection', None)
+        reader_thread = connection.thread_id() if connection is not None and connection.open else None
         stream.close()
-    return events, gtid
+    return events, gtid, reader_thread
+
+
+def wait_reader_gone(session, thread_id, timeout=10.0, interval=0.1, clock=time.monotonic, sleep=time.sleep):
+    """Wait, bounded, until the server has ended the dump thread that served the reader.
+
+    The purge's interlock counts binlog dump threads; the reader's must not be
+    taken for an unknown replica. Returns whether it is gone.
+    """
+    if thread_id is None:
+        return True
+    deadline = clock() + timeout
+    while True:
+        if not session.fetch_all('SELECT ID FROM information_schema.PROCESSLIST WHERE ID = %s', (thread_id,)):
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(interval)

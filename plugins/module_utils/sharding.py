@@ -162,6 +162,7 @@ CLEANUP_DEFAULTS = (
     ('smooth_purge_max_lag', 5),
     ('smooth_purge_allow_missing_on_owner', False),
     ('smooth_purge_allow_delete_triggers', False),
+    ('smooth_binlog_check', True),
 )
 
 
@@ -197,8 +198,8 @@ def cleanup_settings(variables):
     ``variables`` maps the names of :data:`CLEANUP_DEFAULTS` to their values
     (None or missing: the default). Returns ``(settings, problems)``:
     settings has ``tables`` (a list of ``{name, key}`` with every key filled
-    in), ``chunk_size``, ``max_lag``, ``allow_missing_on_owner`` and
-    ``allow_delete_triggers``; problems name the inventory variables.
+    in), ``chunk_size``, ``max_lag``, ``allow_missing_on_owner``,
+    ``allow_delete_triggers`` and ``binlog_check``; problems name the inventory variables.
     """
     values = dict(CLEANUP_DEFAULTS)
     values.update((name, value) for name, value in (variables or {}).items() if value is not None)
@@ -211,7 +212,7 @@ def cleanup_settings(variables):
     problems.extend(purge_setting_problems(chunk_size, max_lag,
                                            names=('smooth_purge_chunk_size', 'smooth_purge_max_lag')))
     flags = {}
-    for name in ('smooth_purge_allow_missing_on_owner', 'smooth_purge_allow_delete_triggers'):
+    for name in ('smooth_purge_allow_missing_on_owner', 'smooth_purge_allow_delete_triggers', 'smooth_binlog_check'):
         flags[name] = _flag(values[name])
         if flags[name] is None:
             problems.append('%s must be true or false, got %r' % (name, values[name]))
@@ -221,6 +222,7 @@ def cleanup_settings(variables):
         max_lag=float(max_lag) if isinstance(max_lag, (int, float)) and not isinstance(max_lag, bool) else max_lag,
         allow_missing_on_owner=flags['smooth_purge_allow_missing_on_owner'],
         allow_delete_triggers=flags['smooth_purge_allow_delete_triggers'],
+        binlog_check=flags['smooth_binlog_check'],
     )
     return settings, problems
 

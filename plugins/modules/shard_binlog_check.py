@@ -214,6 +214,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
     describe_write,
     read_foreign_writes,
     settled_rows,
+    wait_reader_gone,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     SqlSession,
@@ -381,7 +382,7 @@ def main():
         collector = WriteCollector(params['mode'])
         started = time.monotonic()
         try:
-            events, last_gtid = read_foreign_writes(kwargs, params['reader_server_id'],
+            events, last_gtid, reader_thread = read_foreign_writes(kwargs, params['reader_server_id'],
                                                     to_text(params['since']).strip(), specs, primary_keys,
                                                     params['modulus'], frozenset(params['owned_residues']),
                                                     collector, params['timeout'],
@@ -400,6 +401,8 @@ def main():
             module.fail_json(msg='Refusing on %s: more than %d rows this node no longer owns were written since the '
                                  'split; a writer still routes by the old shard map. Find and stop it first.'
                              % (target, collector.limit), **result)
+        if not wait_reader_gone(session, reader_thread):
+            module.warn('the server has not yet ended the binlog dump thread %s that served this check' % reader_thread)
         settled = settle(module, session, specs, infos, collector) if params['mode'] == 'cleanup' else ()
     finally:
         connection.close()

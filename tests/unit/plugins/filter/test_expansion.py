@@ -677,7 +677,8 @@ def test_cleanup_settings_defaults_and_key_column():
                          'smooth_shard_key_column': 'customer_id', 'smooth_purge_chunk_size': None})
     assert settings == dict(tables=[dict(name='shop.orders', key='customer_id'),
                                     dict(name='shop.items', key='order_customer')],
-                            chunk_size=1000, max_lag=5.0, allow_missing_on_owner=False, allow_delete_triggers=False)
+                            chunk_size=1000, max_lag=5.0, allow_missing_on_owner=False, allow_delete_triggers=False,
+                            binlog_check=True)
 
 
 def test_cleanup_settings_accept_extra_vars_given_as_text():

@@ -89,6 +89,9 @@ def test_rollback_mode_counts_deletes_only_the_purges_included():
     write(collector, 'update', 1)
     write(collector, 'delete', 2)
     write(collector, 'delete', 3, statement='DELETE ... ' + PURGE_MARK)
+    # A row a stray writer inserted here since the split and that was deleted again: nothing lost.
+    write(collector, 'insert', 9)
+    write(collector, 'delete', 9)
     summary = collector.summary()
     assert summary['counts'] == dict(insert=0, update=0, delete=2)
     assert sorted((entry['key'][0], entry['by_purge']) for entry in summary['writes']) == [(2, False), (3, True)]
@@ -120,3 +123,28 @@ def test_describe_write():
     entry = dict(entry, key=[1, 'x'], thread_id=None, statement=None, writes=1)
     assert b.describe_write(entry, ['a', 'b']) == (
         'update of acct.parent (a, b) = (1, "x") in GTID 0-1-9 at 2026-12-02 12:00:00Z')
+
+
+class ProcesslistSession(object):
+    def __init__(self, present_for):
+        self.calls = 0
+        self.present_for = present_for
+
+    def fetch_all(self, sql, params=None):
+        self.calls += 1
+        assert params == (77,)
+        return [dict(ID=77)] if self.calls <= self.present_for else []
+
+
+def test_wait_reader_gone_polls_until_the_dump_thread_ended_bounded():
+    clock = [0.0]
+    session = ProcesslistSession(present_for=3)
+    assert b.wait_reader_gone(session, 77, timeout=5, interval=1, clock=lambda: clock[0],
+                              sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)) is True
+    assert session.calls == 4
+    clock = [0.0]
+    stuck = ProcesslistSession(present_for=1000)
+    assert b.wait_reader_gone(stuck, 77, timeout=2, interval=1, clock=lambda: clock[0],
+                              sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)) is False
+    assert stuck.calls == 3
+    assert b.wait_reader_gone(stuck, None) is True
