@@ -583,6 +583,18 @@ def purge_rows_delete_statement(spec, pk, predicate, keys):
     return 'DELETE FROM %s WHERE %s %s' % (qualified(spec), where, PURGE_MARK), params
 
 
+def owners_argument_spec():
+    """The argument spec of the ``owners`` option (shard_purge, shard_binlog_check)."""
+    return dict(type='list', elements='dict', options=dict(
+        residues=dict(type='list', elements='int', required=True),
+        login_host=dict(type='str'),
+        login_port=dict(type='int', default=3306),
+        login_user=dict(type='str'),
+        login_password=dict(type='str', no_log=True),
+        login_unix_socket=dict(type='str'),
+    ))
+
+
 def parse_owners(owners, modulus, owned_residues):
     """Check the owners of the residues a purge deletes. Returns ``(residue -> owner index, problems)``.
 

@@ -230,6 +230,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     ShardingError,
     connect_server,
+    owners_argument_spec,
     ownership_problems,
     parse_gtid,
     parse_owners,
@@ -262,14 +263,7 @@ def argument_spec():
         key_column=dict(type='str', no_log=False),
         modulus=dict(type='int', required=True),
         owned_residues=dict(type='list', elements='int', required=True),
-        owners=dict(type='list', elements='dict', options=dict(
-            residues=dict(type='list', elements='int', required=True),
-            login_host=dict(type='str'),
-            login_port=dict(type='int', default=3306),
-            login_user=dict(type='str'),
-            login_password=dict(type='str', no_log=True),
-            login_unix_socket=dict(type='str'),
-        )),
+        owners=owners_argument_spec(),
         ignore_server_ids=dict(type='list', elements='int', default=[]),
         reader_server_id=dict(type='int', default=4294967000),
         timeout=dict(type='float', default=600),
