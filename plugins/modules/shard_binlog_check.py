@@ -292,7 +292,7 @@ def read_split_point(module, session, version, target, result):
                              '(smooth_mariadb.split_point): its split was made by an older version of '
                              'smooth.mariadb, or the record was lost. Without it the binary log cannot be '
                              'searched for writes since the split; give the position with since (in '
-                             'expand_2n.yml: smooth_cleanup_binlog_check: false skips this check, at your risk).'
+                             'expand_2n.yml and rollback_2n.yml: smooth_binlog_check=false skips this check, at your risk).'
                              % (version, target), **result)
     return to_text(row['gtid_binlog_pos'])
 
