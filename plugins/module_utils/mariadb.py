@@ -483,6 +483,28 @@ class MariaDBConnectError(Exception):
     """A connection could not be opened; the message names the server, never the password."""
 
 
+def connect_kwargs(params, autocommit=True):
+    """The PyMySQL ``connect()`` arguments for the common options, with the option file read if it exists.
+
+    Returns ``(kwargs, info)`` as :func:`build_connect_kwargs`; raises
+    MariaDBConnectError for an unreadable option file or a bad timeout. For
+    clients that open their own connections (a binary log reader).
+    """
+    option_file = {}
+    config_file = params.get('config_file')
+    if config_file:
+        path = os.path.expanduser(config_file)
+        if os.path.exists(path):
+            try:
+                option_file = read_option_file(path)
+            except (OSError, configparser.Error) as exc:
+                raise MariaDBConnectError('Unable to read the MariaDB option file %s: %s' % (path, to_native(exc)))
+    timeout = params.get('connect_timeout')
+    if timeout is not None and not 0 < timeout <= 31536000:
+        raise MariaDBConnectError('connect_timeout must be between 1 and 31536000 seconds, got %d' % timeout)
+    return build_connect_kwargs(params, option_file, autocommit=autocommit)
+
+
 def connect_with_params(params, autocommit=True, what=None):
     """Connect to the server described by ``params`` (the common options).
 
@@ -494,21 +516,8 @@ def connect_with_params(params, autocommit=True, what=None):
     """
     if not HAS_PYMYSQL:
         raise MariaDBConnectError(missing_required_lib('PyMySQL'))
-    option_file = {}
+    kwargs, info = connect_kwargs(params, autocommit=autocommit)
     config_file = params.get('config_file')
-    if config_file:
-        path = os.path.expanduser(config_file)
-        if os.path.exists(path):
-            try:
-                option_file = read_option_file(path)
-            except (OSError, configparser.Error) as exc:
-                raise MariaDBConnectError('Unable to read the MariaDB option file %s: %s' % (path, to_native(exc)))
-
-    timeout = params.get('connect_timeout')
-    if timeout is not None and not 0 < timeout <= 31536000:
-        raise MariaDBConnectError('connect_timeout must be between 1 and 31536000 seconds, got %d' % timeout)
-
-    kwargs, info = build_connect_kwargs(params, option_file, autocommit=autocommit)
     kwargs['cursorclass'] = pymysql.cursors.DictCursor
     try:
         return pymysql.connect(**kwargs)

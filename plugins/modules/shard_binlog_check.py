@@ -217,14 +217,14 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
     wait_reader_gone,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    MariaDBConnectError,
     SqlSession,
-    build_connect_kwargs,
+    connect_kwargs,
     describe_target,
     format_db_error,
     mariadb_common_argument_spec,
     mariadb_connect,
     mask_secrets,
-    read_option_file,
     to_text,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
@@ -371,8 +371,10 @@ def main():
         if params['split_version'] is not None:
             params['since'] = read_split_point(module, session, params['split_version'], target, result)
         primary_keys = dict((spec.name, infos[spec.name]['primary_key']) for spec in specs)
-        kwargs, dummy = build_connect_kwargs(params, read_option_file(params['config_file'])
-                                             if params.get('config_file') else {})
+        try:
+            kwargs, dummy = connect_kwargs(params)
+        except MariaDBConnectError as exc:
+            module.fail_json(msg=str(exc), **result)
         collector = WriteCollector(params['mode'])
         started = time.monotonic()
         try:
