@@ -180,9 +180,19 @@ def check_image_columns(row, spec, pk, column_count):
                                                          column_count if column_count is not None else '?'))
 
 
+def reached(position, end):
+    """Whether a (binlog file, offset) position is at or past the end position (same file name pattern)."""
+    return position[0] is not None and position[1] is not None and (position[0], position[1]) >= end
+
+
 def read_foreign_writes(connection_settings, reader_server_id, since, specs, primary_keys, modulus, residues,
-                        collector, timeout, clock=time.monotonic, column_counts=None, ignore_server_ids=()):
+                        collector, timeout, end, clock=time.monotonic, column_counts=None, ignore_server_ids=()):
     """Read the binary log from the GTID position ``since`` to its end and collect the foreign writes.
+
+    The stream is read as a replica does (blocking, with a heartbeat every second)
+    up to ``end``, the ``(file, offset)`` of SHOW MASTER STATUS taken before:
+    MariaDB resets a non-blocking dump that runs while the server is being
+    written to, and a blocking one would never end by itself.
 
     ``specs`` are the listed tables (TableSpec), ``primary_keys`` their primary key
     columns by name. Transactions that originated on a server of
@@ -193,17 +203,19 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
     of events read and the last GTID seen.
     """
     from pymysqlreplication import BinLogStreamReader
-    from pymysqlreplication.event import MariadbAnnotateRowsEvent, MariadbGtidEvent, QueryEvent
+    from pymysqlreplication.event import (
+        HeartbeatLogEvent, MariadbAnnotateRowsEvent, MariadbGtidEvent, QueryEvent, XidEvent,
+    )
     from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
     kinds = {WriteRowsEvent: 'insert', UpdateRowsEvent: 'update', DeleteRowsEvent: 'delete'}
     column_counts = column_counts or {}
     listed = dict(((spec.schema, spec.table), spec) for spec in specs)
     stream = BinLogStreamReader(
-        connection_settings=dict(connection_settings), server_id=reader_server_id, blocking=False,
+        connection_settings=dict(connection_settings), server_id=reader_server_id, blocking=True, slave_heartbeat=1,
         is_mariadb=True, auto_position=since, annotate_rows_event=True, resume_stream=True,
         only_events=[MariadbGtidEvent, MariadbAnnotateRowsEvent, QueryEvent, WriteRowsEvent, UpdateRowsEvent,
-                     DeleteRowsEvent],
+                     DeleteRowsEvent, XidEvent, HeartbeatLogEvent],
         enable_logging=False,
         # Column names: from the events when binlog_row_metadata=FULL, else from information_schema.
         use_column_name_cache=True)
@@ -219,6 +231,10 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
             if clock() - started > timeout:
                 raise TimeoutError('reading the binary log took more than %s s (%d events read, at GTID %s)'
                                    % (timeout, events, gtid))
+            if isinstance(event, (XidEvent, HeartbeatLogEvent)):
+                if reached((stream.log_file, stream.log_pos), end):
+                    break
+                continue
             if isinstance(event, MariadbGtidEvent):
                 gtid, thread_id, statement = event.gtid, None, None
                 skipped = event.server_id in ignore_server_ids

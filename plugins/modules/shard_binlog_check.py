@@ -26,7 +26,8 @@ description:
     purge's included: joining the pair again would replicate it into the shard that owns the row. Inserts and
     updates do not: joining the pair again hands them to their owner.
   - The binary log is read over the replication protocol with the C(mysql-replication) Python package, as a
-    replica that does not register (no C(SHOW SLAVE HOSTS) entry) and ends at the end of the log. Row events
+    replica that does not register (no C(SHOW SLAVE HOSTS) entry), up to the end the log had when the module
+    started (C(SHOW MASTER STATUS)); the module waits until the server has ended the dump thread that served it. Row events
     (C(binlog_format=ROW)) and MariaDB's annotate events (the statement, and the purge's mark) are used; the
     connection id comes from the transaction's C(BEGIN).
   - Reads only; never changes anything.
@@ -196,6 +197,10 @@ last_gtid:
   type: str
 since:
   description: The GTID position the binary log was read from.
+  returned: success
+  type: str
+until:
+  description: The binary log file and offset it was read to (the end of the binary log when the module started).
   returned: success
   type: str
 elapsed:
@@ -376,12 +381,16 @@ def main():
         except MariaDBConnectError as exc:
             module.fail_json(msg=str(exc), **result)
         collector = WriteCollector(params['mode'])
+        status = session.fetch_one('SHOW MASTER STATUS')
+        if status is None:
+            module.fail_json(msg='Binary logging is off on %s: there is no binary log to read' % target, **result)
+        end = (to_text(status['File']), int(status['Position']))
         started = time.monotonic()
         try:
             events, last_gtid, reader_thread = read_foreign_writes(kwargs, params['reader_server_id'],
                                                     to_text(params['since']).strip(), specs, primary_keys,
                                                     params['modulus'], frozenset(params['owned_residues']),
-                                                    collector, params['timeout'],
+                                                    collector, params['timeout'], end,
                                                     column_counts=dict((spec.name, len(infos[spec.name]['columns']))
                                                                        for spec in specs),
                                                     ignore_server_ids=frozenset(params['ignore_server_ids']))
@@ -403,6 +412,7 @@ def main():
     finally:
         connection.close()
     result.update(collector.summary(settled), events=events, last_gtid=last_gtid, since=params['since'],
+                  until='%s:%d' % end,
                   elapsed=round(time.monotonic() - started, 3))
     if result['foreign_writes']:
         shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'])

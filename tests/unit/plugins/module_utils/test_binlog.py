@@ -148,3 +148,12 @@ def test_wait_reader_gone_polls_until_the_dump_thread_ended_bounded():
                               sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds)) is False
     assert stuck.calls == 3
     assert b.wait_reader_gone(stuck, None) is True
+
+
+def test_reached_compares_file_then_offset():
+    end = ('mariadb-bin.000002', 500)
+    assert b.reached(('mariadb-bin.000002', 500), end)
+    assert b.reached(('mariadb-bin.000003', 4), end)
+    assert not b.reached(('mariadb-bin.000002', 499), end)
+    assert not b.reached(('mariadb-bin.000001', 90000), end)
+    assert not b.reached((None, 600), end)
