@@ -96,7 +96,8 @@ class WriteCollector(object):
         self.overflow = False
         self.inserted = set()
 
-    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement):
+    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement, changed=None):
+        """One row change. ``changed`` names the columns an update changed (None: every column)."""
         purge = kind == 'delete' and is_purge_statement(statement)
         ident = (table, tuple(keys))
         if purge:
@@ -117,9 +118,16 @@ class WriteCollector(object):
         if ident not in self.rows and len(self.rows) >= self.limit:
             self.overflow = True
             return
-        writes = self.rows[ident]['writes'] + 1 if ident in self.rows else 1
+        previous = self.rows.get(ident)
+        writes = previous['writes'] + 1 if previous else 1
+        # The columns whose values the owner must hold: all of them once the row was inserted (or
+        # written by other means than an update), else the union of what the updates changed.
+        columns = None
+        if kind == 'update' and changed is not None and (previous is None or previous['columns'] is not None):
+            columns = sorted(set(changed) | set(previous['columns'] if previous else ()))
         self.rows[ident] = dict(kind=kind, table=table, key=list(keys), residue=residue, gtid=gtid, time=when,
-                                thread_id=thread_id, statement=statement, by_purge=purge, writes=writes)
+                                thread_id=thread_id, statement=statement, by_purge=purge, writes=writes,
+                                columns=columns)
 
     def summary(self, settled=()):
         """Counts and the first rows still in question; ``settled`` rows (table, key tuple) are left out."""
@@ -129,12 +137,28 @@ class WriteCollector(object):
                     purge_deletes=self.purge_deletes, writes=open_rows[:WRITES_SHOWN])
 
 
-def settled_rows(node_hashes, owner_hashes):
-    """The rows whose write reached their owner: the owner holds the same content (both hold none for a delete).
+def changed_columns(row):
+    """The columns an update changed (names as in the row images)."""
+    before, after = row['before_values'], row['after_values']
+    return [name for name in after if before.get(name) != after.get(name)]
 
-    Both arguments map ``(table, key tuple)`` to a row hash, or to None for a row that is not there.
+
+def carried_over(entry, node_row, owner_row):
+    """Whether what was written to a row here since the split is on its owner too.
+
+    ``entry`` is the collector's entry for the row (its last write and the
+    columns the owner must hold), the rows are dicts of the current values here
+    and on the owner (None when the row is not there). After a delete the owner
+    must not hold the row; otherwise it must hold the same values in the columns
+    the writes changed (every column after an insert) - the other columns may
+    have moved on there since the split.
     """
-    return frozenset(ident for ident, value in node_hashes.items() if owner_hashes.get(ident) == value)
+    if entry['kind'] == 'delete' or node_row is None:
+        return owner_row is None
+    if owner_row is None:
+        return False
+    names = entry['columns'] if entry['columns'] is not None else list(node_row)
+    return all(column_value(node_row, name) == column_value(owner_row, name) for name in names)
 
 
 def describe_write(write, pk):
@@ -258,7 +282,8 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
                     key = column_value(image, spec.key)
                     residue = int(key) % modulus if key_owned(key, modulus, range(modulus)) else None
                     collector.add(kind, spec.name, [column_value(image, column) for column in pk], residue, gtid,
-                                  utc_text(event.timestamp), thread_id, statement)
+                                  utc_text(event.timestamp), thread_id, statement,
+                                  changed=changed_columns(row) if kind == 'update' else None)
     finally:
         connection = getattr(stream, '_stream_connection', None)
         reader_thread = connection.thread_id() if connection is not None and connection.open else None

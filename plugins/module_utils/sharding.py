@@ -725,11 +725,10 @@ def foreign_examples_statement(spec, pk, owned, limit):
             % (pk_list, qualified(spec), owned_sql, pk_list), tuple(owned_params) + (int(limit),))
 
 
-def rows_hash_statement(spec, pk, columns, keys):
-    """The primary key and the row hash (every column) of the rows with these primary keys."""
+def rows_statement(spec, pk, columns, keys):
+    """Every column of the rows with these primary keys."""
     where, params = pk_in_condition(pk, keys)
-    return ('SELECT %s, %s AS row_hash FROM %s WHERE %s'
-            % (_pk_list(pk), row_hash_expression(columns), qualified(spec), where), params)
+    return 'SELECT %s FROM %s WHERE %s' % (_pk_list(columns), qualified(spec), where), params
 
 
 def chunk_bound_statement(spec, pk, lower, chunk_size):

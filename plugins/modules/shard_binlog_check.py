@@ -19,9 +19,10 @@ description:
   - O(mode=cleanup) (before the cleanup deletes anything) - every such write fails the module, except the purge's
     own deletes (M(smooth.mariadb.shard_purge) marks its statements; an interrupted purge leaves some) and writes
     that reached the row's owner. The cleanup would delete these rows, or keep an older copy of them on their owner.
-    With O(owners), each row written is read on this node and on the owner of its residue (every column, hashed):
-    when both hold the same content, or neither holds the row, the write was carried over (by the operator, or it
-    replicated there before the split) and does not count. That is how an operator settles what the check found.
+    With O(owners), each row written is read on this node and on the owner of its residue. The writes count as
+    carried over (by the operator) when the owner holds the same values in the columns they changed (every column
+    after an insert; the other columns may have moved on there), or, after a delete, does not hold the row either.
+    That is how an operator settles what the check found.
   - O(mode=rollback) (before a rollback joins the old pair again) - every delete of such a row fails the module, the
     purge's included: joining the pair again would replicate it into the shard that owns the row. Inserts and
     updates do not: joining the pair again hands them to their owner.
@@ -168,7 +169,7 @@ foreign_rows:
   returned: always
   type: int
 settled_rows:
-  description: Rows written since the split whose owner holds the same content (or, like this node, none).
+  description: Rows written since the split whose writes the owner holds too (see O(mode=cleanup)).
   returned: always
   type: int
 counts:
@@ -217,8 +218,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
     BinlogReadError,
     WriteCollector,
     describe_write,
+    carried_over,
     read_foreign_writes,
-    settled_rows,
     wait_reader_gone,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
@@ -242,12 +243,12 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     parse_tables,
     pk_values,
     read_table_info,
-    rows_hash_statement,
+    rows_statement,
     server_params,
     table_problems,
 )
 
-HASH_BATCH = 500
+ROWS_BATCH = 500
 
 try:
     import pymysqlreplication  # noqa: F401  pylint: disable=unused-import
@@ -302,50 +303,49 @@ def read_split_point(module, session, version, target, result):
     return to_text(row['gtid_binlog_pos'])
 
 
-def read_hashes(session, spec, info, idents):
-    """``{(table, key): row hash or None}`` for the rows with these keys, read in batches."""
+def read_rows(session, spec, info, idents):
+    """``{(table, key): row dict or None}`` for the rows with these keys, read in batches."""
     pk = info['primary_key']
     columns = [column['name'] for column in info['columns']]
     keys = [key for table, key in idents if table == spec.name]
     found = dict(((spec.name, key), None) for key in keys)
-    for start in range(0, len(keys), HASH_BATCH):
-        sql, sql_params = rows_hash_statement(spec, pk, columns, keys[start:start + HASH_BATCH])
+    for start in range(0, len(keys), ROWS_BATCH):
+        sql, sql_params = rows_statement(spec, pk, columns, keys[start:start + ROWS_BATCH])
         for row in session.fetch_all(sql, sql_params):
-            found[(spec.name, pk_values(row, pk))] = to_text(row['row_hash'])
+            found[(spec.name, pk_values(row, pk))] = row
     return found
 
 
 def settle(module, session, specs, infos, collector):
-    """The rows written since the split whose owner holds the same content as this node (or neither holds them)."""
+    """The rows written since the split whose writes are on their owner too (see carried_over)."""
     params = module.params
     owner_of_residue, problems = parse_owners(params['owners'], params['modulus'], params['owned_residues'])
     if problems:
         module.fail_json(msg='owners: %s' % '; '.join(problems))
-    node_hashes = {}
-    owner_hashes = {}
+    settled = set()
     for spec in specs:
         idents = [ident for ident in collector.rows if ident[0] == spec.name]
         if not idents:
             continue
-        node_hashes.update(read_hashes(session, spec, infos[spec.name], idents))
+        node_rows = read_rows(session, spec, infos[spec.name], idents)
         by_owner = {}
         for ident in idents:
             owner = owner_of_residue.get(collector.rows[ident]['residue'])
             if owner is not None:
                 by_owner.setdefault(owner, []).append(ident)
         for owner, owned_idents in by_owner.items():
-            entry = params['owners'][owner]
-            owner_params = server_params(entry, params)
+            owner_params = server_params(params['owners'][owner], params)
             try:
                 connection = connect_server(owner_params)
             except ShardingError as exc:
                 module.fail_json(msg='owner %s: %s' % (describe_target(owner_params), exc))
             try:
-                owner_hashes.update(read_hashes(SqlSession(connection, read_only=True), spec, infos[spec.name],
-                                                owned_idents))
+                owner_rows = read_rows(SqlSession(connection, read_only=True), spec, infos[spec.name], owned_idents)
             finally:
                 connection.close()
-    return settled_rows(node_hashes, owner_hashes)
+            settled.update(ident for ident in owned_idents
+                           if carried_over(collector.rows[ident], node_rows[ident], owner_rows[ident]))
+    return frozenset(settled)
 
 
 def main():

@@ -81,6 +81,11 @@ def test_writes_since_the_split_to_rows_given_away_are_named_until_carried_over(
 
     # The operator carries the writes over to the owner; each row then matches (or is gone on both).
     b.query("INSERT INTO %s.orders VALUES (1001, 5, 7.00, 'stray')" % db)
+    # Meanwhile the application (new map) changed another column of that row on its owner: only what the
+    # stray update changed (amount) has to be carried over.
+    b.query("UPDATE %s.orders SET note = 'paid' WHERE id = %%s" % db, (stray_update,))
+    still = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert still['failed'] is True and still['settled_rows'] == 1
     b.query('UPDATE %s.orders SET amount = 250 WHERE id = %%s' % db, (stray_update,))
     half = ansible(MODULE, check_args(a, db, since, owners=owners))
     assert half['failed'] is True and half['foreign_rows'] == 1 and half['settled_rows'] == 2

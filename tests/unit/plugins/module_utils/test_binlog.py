@@ -106,12 +106,39 @@ def test_collector_is_bounded():
     assert collector.rows[('a.b', (0,))]['writes'] == 2
 
 
-def test_settled_rows_same_content_or_absent_on_both():
-    node = {('a.b', (1,)): 'h1', ('a.b', (2,)): None, ('a.b', (3,)): 'h3', ('a.b', (4,)): None}
-    owner = {('a.b', (1,)): 'h1', ('a.b', (2,)): None, ('a.b', (3,)): 'other', ('a.b', (4,)): 'h4'}
-    assert b.settled_rows(node, owner) == frozenset([('a.b', (1,)), ('a.b', (2,))])
-    # A row the owner was not asked about (no owner for its residue) is not settled unless absent here too.
-    assert b.settled_rows({('a.b', (5,)): 'h5'}, {}) == frozenset()
+def test_carried_over_compares_what_the_writes_changed():
+    here = dict(id=1, amount=250, status='NEW', updated_at='t1')
+    moved_on = dict(id=1, amount=250, status='PAID', updated_at='t2')
+    collector = b.WriteCollector('cleanup')
+    write(collector, 'update', 1)
+    collector.add('update', 'a.b', [2], 1, '0-1-7', 'now', None, None, changed=['amount'])
+    collector.add('update', 'a.b', [2], 1, '0-1-8', 'now', None, None, changed=['status'])
+    entry = collector.rows[('a.b', (2,))]
+    assert entry['columns'] == ['amount', 'status'] and entry['writes'] == 2
+    only_amount = dict(entry, columns=['amount'])
+    # The owner's other columns moved on since the split: what the stray update changed is there.
+    assert b.carried_over(only_amount, here, moved_on) is True
+    assert b.carried_over(only_amount, here, dict(moved_on, amount=200)) is False
+    assert b.carried_over(entry, here, moved_on) is False
+    # An insert (or an update without the changed columns known) needs every column.
+    assert b.carried_over(collector.rows[('a.b', (1,))], here, dict(here)) is True
+    assert b.carried_over(collector.rows[('a.b', (1,))], here, moved_on) is False
+    assert b.carried_over(dict(entry, kind='insert', columns=None), here, None) is False
+    # After a delete the owner must not hold the row; a row gone on both is settled.
+    assert b.carried_over(dict(entry, kind='delete'), None, None) is True
+    assert b.carried_over(dict(entry, kind='delete'), None, here) is False
+    assert b.carried_over(entry, None, None) is True
+
+
+def test_an_insert_makes_every_column_count_for_later_updates():
+    collector = b.WriteCollector('cleanup')
+    collector.add('insert', 'a.b', [5], 1, '0-1-1', 'now', None, None)
+    collector.add('update', 'a.b', [5], 1, '0-1-2', 'now', None, None, changed=['amount'])
+    assert collector.rows[('a.b', (5,))]['columns'] is None
+
+
+def test_changed_columns():
+    assert b.changed_columns({'before_values': {'a': 1, 'b': 2}, 'after_values': {'a': 1, 'b': 3}}) == ['b']
 
 
 def test_describe_write():
