@@ -418,11 +418,11 @@ def main():
         shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'])
         if params['mode'] == 'cleanup':
             message = ('Refusing the cleanup on %s: %d row(s) it no longer owns were written since the split (%d '
-                       'write(s)) and their owner does not hold what this node holds: a writer that still routes by '
-                       'the old shard map wrote them, and the cleanup would delete them or keep an older copy on '
-                       'their owner. First: %s. Find and stop that writer, carry each of these rows over to the '
-                       'shard that owns it (the same content, or deleted there too), then run again: a row whose '
-                       'owner holds what this node holds counts as carried over.'
+                       'write(s)) and their owner does not hold what was written: a writer that still routes by the '
+                       'old shard map wrote them, and the cleanup would delete them or keep an older copy on their '
+                       'owner. First: %s. Find and stop that writer, carry each write over to the shard that owns the '
+                       'row (the values it changed, every column of an inserted row, or the delete), then run again: '
+                       'a write its owner holds too counts as carried over.'
                        % (target, result['foreign_rows'], result['foreign_writes'], shown))
         else:
             message = ('Refusing the rollback on %s: %d row(s) it no longer owns were deleted here since the split '

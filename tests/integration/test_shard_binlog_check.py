@@ -64,7 +64,7 @@ def test_writes_since_the_split_to_rows_given_away_are_named_until_carried_over(
     assert refused['failed'] is True
     msg = refused['msg']
     assert msg.startswith('Refusing the cleanup on 127.0.0.1:%d: 3 row(s) it no longer owns were written since the '
-                          'split (3 write(s)) and their owner does not hold what this node holds' % a.port), msg
+                          'split (3 write(s)) and their owner does not hold what was written' % a.port), msg
     assert refused['counts'] == dict(insert=1, update=1, delete=1)
     assert sorted((w['kind'], w['key'][0]) for w in refused['writes']) == sorted(
         [('insert', 1001), ('update', stray_update), ('delete', stray_delete)])
