@@ -415,7 +415,9 @@ def main():
                   until='%s:%d' % end,
                   elapsed=round(time.monotonic() - started, 3))
     if result['foreign_writes']:
-        shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'])
+        shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'][:3])
+        if result['foreign_rows'] > 3:
+            shown += ' (and %d more row(s); the first 10 are in the result as writes)' % (result['foreign_rows'] - 3)
         if params['mode'] == 'cleanup':
             message = ('Refusing the cleanup on %s: %d row(s) it no longer owns were written since the split (%d '
                        'write(s)) and their owner does not hold what was written: a writer that still routes by the '
