@@ -171,8 +171,8 @@ def describe_write(write, pk):
         statement = write['statement']
         client += ', statement "%s"' % (statement if len(statement) <= 120 else statement[:120] + '...')
     more = ' (the last of %d writes to the row)' % write['writes'] if write.get('writes', 1) > 1 else ''
-    return '%s of %s %s in GTID %s at %s%s%s' % (write['kind'], write['table'], key, write['gtid'], write['time'],
-                                                   client, more)
+    return '%s of %s %s in GTID %s at %s%s%s' % (
+        write['kind'], write['table'], key, write['gtid'], write['time'], client, more)
 
 
 def utc_text(timestamp):

@@ -24,8 +24,8 @@ description:
     after an insert; the other columns may have moved on there), or, after a delete, does not hold the row either.
     That is how an operator settles what the check found.
   - O(mode=rollback) (before a rollback joins the old pair again) - every delete of such a row fails the module, the
-    purge's included: joining the pair again would replicate it into the shard that owns the row. Inserts and
-    updates do not: joining the pair again hands them to their owner.
+    purge's included, since joining the pair again would replicate it into the shard that owns the row. Inserts
+    and updates do not count, since joining the pair again hands them to their owner.
   - The binary log is read over the replication protocol with the C(mysql-replication) Python package, as a
     replica that does not register (no C(SHOW SLAVE HOSTS) entry), up to the end the log had when the module
     started (C(SHOW MASTER STATUS)); the module waits until the server has ended the dump thread that served it. Row events
@@ -133,7 +133,7 @@ options:
     default: 600
 notes:
   - Needs the Python package C(mysql-replication) (1.0 or later) where the module runs - usually the controller
-    (C(delegate_to: localhost)), connecting to the node over TCP. The login account needs C(REPLICATION SLAVE)
+    (with C(delegate_to) C(localhost)), connecting to the node over TCP. The login account needs C(REPLICATION SLAVE)
     and C(SELECT) on the tables (the reader reads their column names from C(information_schema)).
   - Needs C(binlog_format=ROW). Writes in a binary log that was purged (C(expire_logs_days),
     C(PURGE BINARY LOGS)) cannot be read; the module then fails with the server's message.
@@ -370,9 +370,9 @@ def main():
             infos[spec.name] = read_table_info(session, spec.schema, spec.table)
             problems.extend(table_problems(spec, infos[spec.name]))
         if problems:
+            listed = ' '.join('(%d) %s.' % (i + 1, p.rstrip('.')) for i, p in enumerate(problems))
             module.fail_json(msg='Cannot read the binary log of %s for writes since the split. %d problem(s): %s'
-                             % (target, len(problems), ' '.join('(%d) %s.' % (i + 1, p.rstrip('.'))
-                                                                 for i, p in enumerate(problems))), **result)
+                             % (target, len(problems), listed), **result)
         if params['split_version'] is not None:
             params['since'] = read_split_point(module, session, params['split_version'], target, result)
         primary_keys = dict((spec.name, infos[spec.name]['primary_key']) for spec in specs)
@@ -387,21 +387,19 @@ def main():
         end = (to_text(status['File']), int(status['Position']))
         started = time.monotonic()
         try:
-            events, last_gtid, reader_thread = read_foreign_writes(kwargs, params['reader_server_id'],
-                                                    to_text(params['since']).strip(), specs, primary_keys,
-                                                    params['modulus'], frozenset(params['owned_residues']),
-                                                    collector, params['timeout'], end,
-                                                    column_counts=dict((spec.name, len(infos[spec.name]['columns']))
-                                                                       for spec in specs),
-                                                    ignore_server_ids=frozenset(params['ignore_server_ids']))
+            column_counts = dict((spec.name, len(infos[spec.name]['columns'])) for spec in specs)
+            events, last_gtid, reader_thread = read_foreign_writes(
+                kwargs, params['reader_server_id'], to_text(params['since']).strip(), specs, primary_keys,
+                params['modulus'], frozenset(params['owned_residues']), collector, params['timeout'], end,
+                column_counts=column_counts, ignore_server_ids=frozenset(params['ignore_server_ids']))
         except (TimeoutError, BinlogReadError) as exc:
             module.fail_json(msg='Reading the binary log of %s: %s' % (target, exc), **result)
         except Exception as exc:  # pylint: disable=broad-except
             message = format_db_error(exc)
             if kwargs.get('password'):
                 message = mask_secrets(message, [to_text(kwargs['password'])])
-            module.fail_json(msg='Reading the binary log of %s since %s failed: %s' % (target, params['since'],
-                                                                                      message), **result)
+            module.fail_json(msg='Reading the binary log of %s since %s failed: %s'
+                             % (target, params['since'], message), **result)
         if collector.overflow:
             module.fail_json(msg='Refusing on %s: more than %d rows this node no longer owns were written since the '
                                  'split; a writer still routes by the old shard map. Find and stop it first.'
