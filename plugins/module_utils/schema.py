@@ -215,23 +215,37 @@ def schema_plan(specs, foreign_keys, triggers, allow_delete_triggers=False):
     return dict(problems=problems, order=order + cyclic, foreign_keys=fk_report, triggers=trigger_report)
 
 
+def read_tables(session, specs):
+    """Read every listed table and check it on its own (exists, base table, primary key, integer key).
+
+    Returns ``(problems, infos, usable)``: messages, ``{name: read_table_info()}``
+    and the specs of the tables without a problem, in list order.
+    """
+    problems = []
+    infos = {}
+    usable = []
+    for spec in specs:
+        infos[spec.name] = read_table_info(session, spec.schema, spec.table)
+        found = table_problems(spec, infos[spec.name])
+        problems.extend(found)
+        if not found:
+            usable.append(spec)
+    return problems, infos, usable
+
+
 def check_tables(session, specs, allow_delete_triggers=False):
     """Read and check every listed table and the foreign keys and triggers around them.
 
     The one check of the schema that the preflight and the purge share.
-    Returns ``(problems, infos, plan)``: messages, ``{name: read_table_info()}``
-    and the :func:`schema_plan`.
+    Returns ``(problems, infos, plan, usable)``: messages, ``{name: read_table_info()}``,
+    the :func:`schema_plan` and the specs of the tables that passed their own checks.
     """
-    problems = []
-    infos = {}
-    for spec in specs:
-        infos[spec.name] = read_table_info(session, spec.schema, spec.table)
-        problems.extend(table_problems(spec, infos[spec.name]))
+    problems, infos, usable = read_tables(session, specs)
     schemas = [spec.schema for spec in specs]
     plan = schema_plan(specs, read_foreign_keys(session, schemas), read_triggers(session, schemas),
                        allow_delete_triggers)
     problems.extend(plan['problems'])
-    return problems, infos, plan
+    return problems, infos, plan, usable
 
 
 def describe_schema(plan):

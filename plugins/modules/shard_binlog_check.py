@@ -233,6 +233,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     mask_secrets,
     to_text,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.schema import read_tables
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     ShardingError,
     connect_server,
@@ -242,10 +243,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     parse_owners,
     parse_tables,
     pk_values,
-    read_table_info,
     rows_statement,
     server_params,
-    table_problems,
 )
 
 ROWS_BATCH = 500
@@ -365,10 +364,8 @@ def main():
     connection = mariadb_connect(module)
     session = SqlSession(connection, read_only=True)
     try:
-        infos = {}
-        for spec in specs:
-            infos[spec.name] = read_table_info(session, spec.schema, spec.table)
-            problems.extend(table_problems(spec, infos[spec.name]))
+        found, infos, dummy = read_tables(session, specs)
+        problems.extend(found)
         if problems:
             listed = ' '.join('(%d) %s.' % (i + 1, p.rstrip('.')) for i, p in enumerate(problems))
             module.fail_json(msg='Cannot read the binary log of %s for writes since the split. %d problem(s): %s'

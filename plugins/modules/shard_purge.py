@@ -550,7 +550,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     row_identity,
     server_params,
     shorten_statement,
-    table_problems,
 )
 
 POLL_INTERVAL = 0.5
@@ -716,12 +715,10 @@ class Purge(object):
         return peers, problems
 
     def check_tables(self):
-        problems, self.infos, self.schema = check_tables(self.session, self.specs,
-                                                         self.params['allow_delete_triggers'])
-        for spec in self.specs:
+        problems, self.infos, self.schema, usable = check_tables(self.session, self.specs,
+                                                                 self.params['allow_delete_triggers'])
+        for spec in usable:
             info = self.infos[spec.name]
-            if table_problems(spec, info):
-                continue
             warning = non_transactional_warning(spec, info)
             if warning:
                 self.module.warn(warning)

@@ -166,7 +166,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     ownership_problems,
     ownership_scan_statement,
     parse_tables,
-    table_problems,
 )
 
 
@@ -201,14 +200,12 @@ def run(module, session):
     problem = check_server_version(session.fetch_one('SELECT VERSION() AS version')['version'])
     if problem:
         problems.append(problem)
-    found, infos, plan = check_tables(session, specs, params['allow_delete_triggers'])
+    found, infos, plan, usable = check_tables(session, specs, params['allow_delete_triggers'])
     problems.extend(found)
     tables = {}
     residues = sorted(set(params['owned_residues']))
-    for spec in specs:
+    for spec in usable:
         info = infos[spec.name]
-        if table_problems(spec, info):
-            continue
         warning = non_transactional_warning(spec, info)
         if warning:
             module.warn(warning)
