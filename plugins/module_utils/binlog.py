@@ -96,8 +96,9 @@ class WriteCollector(object):
         self.overflow = False
         self.inserted = set()
 
-    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement, changed=None):
-        """One row change. ``changed`` names the columns an update changed (None: every column)."""
+    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement, changed=None, shard_key=None):
+        """One row change. ``changed`` names the columns an update changed (None: every column);
+        ``shard_key`` is the row's shard key value (after the change)."""
         purge = kind == 'delete' and is_purge_statement(statement)
         ident = (table, tuple(keys))
         if purge:
@@ -127,7 +128,7 @@ class WriteCollector(object):
             columns = sorted(set(changed) | set(previous['columns'] if previous else ()))
         self.rows[ident] = dict(kind=kind, table=table, key=list(keys), residue=residue, gtid=gtid, time=when,
                                 thread_id=thread_id, statement=statement, by_purge=purge, writes=writes,
-                                columns=columns)
+                                columns=columns, shard_key=shard_key)
 
     def summary(self, settled=()):
         """Counts and the first rows still in question; ``settled`` rows (table, key tuple) are left out."""
@@ -143,18 +144,23 @@ def changed_columns(row):
     return [name for name in after if before.get(name) != after.get(name)]
 
 
-def carried_over(entry, node_row, owner_row):
+def carried_over(entry, node_row, owner_row, key_column=None):
     """Whether what was written to a row here since the split is on its owner too.
 
-    ``entry`` is the collector's entry for the row (its last write and the
-    columns the owner must hold), the rows are dicts of the current values here
-    and on the owner (None when the row is not there). After a delete the owner
-    must not hold the row; otherwise it must hold the same values in the columns
-    the writes changed (every column after an insert) - the other columns may
-    have moved on there since the split.
+    ``entry`` is the collector's entry for the row (its last write, the columns
+    the owner must hold and its shard key value), the rows are dicts of the
+    current values here and on the owner, read by primary key (None when no row
+    has it). After a delete the owner must not hold the row: a row of the owner
+    under the same primary key with another shard key (``key_column``) is
+    another row (both shards hand out the same auto-increment ids since the
+    split). Otherwise the owner must hold the same values in the columns the
+    writes changed (every column after an insert) - the other columns may have
+    moved on there since the split.
     """
     if entry['kind'] == 'delete' or node_row is None:
-        return owner_row is None
+        return owner_row is None or (
+            key_column is not None and entry.get('shard_key') is not None
+            and column_value(owner_row, key_column) != entry['shard_key'])
     if owner_row is None:
         return False
     names = entry['columns'] if entry['columns'] is not None else list(node_row)
@@ -283,7 +289,7 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
                     residue = int(key) % modulus if key_owned(key, modulus, range(modulus)) else None
                     collector.add(kind, spec.name, [column_value(image, column) for column in pk], residue, gtid,
                                   utc_text(event.timestamp), thread_id, statement,
-                                  changed=changed_columns(row) if kind == 'update' else None)
+                                  changed=changed_columns(row) if kind == 'update' else None, shard_key=key)
     finally:
         connection = getattr(stream, '_stream_connection', None)
         reader_thread = connection.thread_id() if connection is not None and connection.open else None

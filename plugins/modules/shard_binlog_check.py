@@ -343,7 +343,7 @@ def settle(module, session, specs, infos, collector):
             finally:
                 connection.close()
             settled.update(ident for ident in owned_idents
-                           if carried_over(collector.rows[ident], node_rows[ident], owner_rows[ident]))
+                           if carried_over(collector.rows[ident], node_rows[ident], owner_rows[ident], spec.key))
     return frozenset(settled)
 
 

@@ -113,6 +113,31 @@ def test_writes_since_the_split_to_rows_given_away_are_named_until_carried_over(
     assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE customer_id %% 3 <> 1' % db) == 0
 
 
+def test_a_stray_row_moved_to_its_owner_under_a_new_id_is_settled(ansible, servers, shard_db):
+    """Both shards hand out the same auto-increment ids since the split: the owner already used the stray
+    row's id for another row, so the operator copies the stray row there under a new id and deletes it here."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    since = position(a)
+    owners = [owner_args(b, [0, 2])]
+    b.query("INSERT INTO %s.orders VALUES (1001, 8, 3.00, 'owner')" % db)
+    a.query("INSERT INTO %s.orders VALUES (1001, 5, 7.00, 'stray')" % db)
+    refused = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert refused['failed'] is True and [(w['kind'], w['key'], w['shard_key']) for w in refused['writes']] == [
+        ('insert', [1001], 5)], refused['writes']
+    # Copied under a new id, but still here: not yet settled (the owner's 1001 is another row).
+    b.query("INSERT INTO %s.orders VALUES (1003, 5, 7.00, 'stray')" % db)
+    assert ansible(MODULE, check_args(a, db, since, owners=owners))['failed'] is True
+    a.query('DELETE FROM %s.orders WHERE id = 1001' % db)
+    moved = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert moved.get('failed') is not True, moved.get('msg')
+    assert (moved['foreign_rows'], moved['settled_rows']) == (0, 1)
+    # Had the owner kept the stray row under its id too, the delete here would not be settled.
+    b.query('UPDATE %s.orders SET customer_id = 5 WHERE id = 1001' % db)
+    kept = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert kept['failed'] is True and [(w['kind'], w['key']) for w in kept['writes']] == [('delete', [1001])]
+
+
 def test_rollback_check_passes_without_deletes_and_bad_input_is_named(ansible, servers, shard_db):
     a = servers.a
     db = shard_db

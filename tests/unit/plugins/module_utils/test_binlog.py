@@ -130,6 +130,24 @@ def test_carried_over_compares_what_the_writes_changed():
     assert b.carried_over(entry, None, None) is True
 
 
+def test_a_delete_is_carried_over_when_the_owner_holds_that_primary_key_for_another_row():
+    # A forgotten writer inserted order 1001 (account 5) here; the operator copied it to its owner under a
+    # new id (the owner had handed out 1001 to account 8 since the split) and deleted it here: settled.
+    collector = b.WriteCollector('cleanup')
+    collector.add('insert', 'a.b', [1001], 1, '0-1-7', 'now', None, None, shard_key=5)
+    collector.add('delete', 'a.b', [1001], 1, '0-1-9', 'now', None, 'DELETE FROM a.b WHERE id = 1001', shard_key=5)
+    entry = collector.rows[('a.b', (1001,))]
+    assert entry['shard_key'] == 5
+    other_row = dict(id=1001, account_no=8, amount=3)
+    assert b.carried_over(entry, None, other_row, 'account_no') is True
+    assert b.carried_over(entry, None, dict(other_row, account_no=5), 'account_no') is False
+    # The same for a write whose row is gone here without a delete in the binary log.
+    inserted = dict(entry, kind='insert', columns=None)
+    assert b.carried_over(inserted, None, other_row, 'account_no') is True
+    # An insert is not carried over by another row under its primary key.
+    assert b.carried_over(inserted, dict(other_row, account_no=5), other_row, 'account_no') is False
+
+
 def test_an_insert_makes_every_column_count_for_later_updates():
     collector = b.WriteCollector('cleanup')
     collector.add('insert', 'a.b', [5], 1, '0-1-1', 'now', None, None)
