@@ -77,11 +77,13 @@ def is_purge_statement(statement):
 class WriteCollector(object):
     """Collect the foreign writes found, one entry per row (pure bookkeeping).
 
-    ``mode`` is ``cleanup`` (the purge's own marked deletes are expected) or
+    ``mode`` is ``cleanup`` (the purge's own marked deletes are expected),
     ``rollback`` (every delete of a foreign row is a problem, the purge's
     included, unless the row was inserted here since the split; inserts and
     updates of foreign rows are not, since rejoining the old pair gives them
-    to the shard that owned them). Every row written keeps
+    to the shard that owned them) or ``owner_deletes`` (read on the owner, whose
+    rows are given as foreign: the rows it deleted since the split and did not
+    write again are kept, none is a problem - see :func:`deleted_rows`). Every row written keeps
     its last write, the number of its writes and the residue of its shard key,
     so that the cleanup can ask its owner whether the write was carried over.
     At most ``limit`` rows are kept; ``overflow`` tells that more were found.
@@ -95,12 +97,24 @@ class WriteCollector(object):
         self.purge_deletes = 0
         self.overflow = False
         self.inserted = set()
+        self.deleted = {}
 
     def add(self, kind, table, keys, residue, gtid, when, thread_id, statement, changed=None, shard_key=None):
         """One row change. ``changed`` names the columns an update changed (None: every column);
         ``shard_key`` is the row's shard key value (after the change)."""
         purge = kind == 'delete' and is_purge_statement(statement)
         ident = (table, tuple(keys))
+        if self.mode == 'owner_deletes':
+            if residue is None:
+                return  # a row of no shard (NULL or negative key) is no row of the owner
+            self.deleted.pop(ident, None)
+            if kind == 'delete':
+                self.counts[kind] += 1
+                if ident not in self.deleted and len(self.deleted) >= self.limit:
+                    self.overflow = True
+                    return
+                self.deleted[ident] = shard_key
+            return
         if purge:
             self.purge_deletes += 1
         if self.mode == 'rollback' and kind == 'insert':
@@ -136,6 +150,12 @@ class WriteCollector(object):
         return dict(foreign_writes=sum(entry['writes'] for entry in open_rows), foreign_rows=len(open_rows),
                     settled_rows=len(self.rows) - len(open_rows), counts=dict(self.counts),
                     purge_deletes=self.purge_deletes, writes=open_rows[:WRITES_SHOWN])
+
+
+def deleted_rows(collector):
+    """The rows an ``owner_deletes`` collector found deleted: ``[{table, key, shard_key}]`` in the order seen."""
+    return [dict(table=table, key=list(keys), shard_key=shard_key)
+            for (table, keys), shard_key in collector.deleted.items()]
 
 
 def changed_columns(row):

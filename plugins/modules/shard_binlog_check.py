@@ -31,6 +31,11 @@ description:
     started (C(SHOW MASTER STATUS)); the module waits until the server has ended the dump thread that served it. Row events
     (C(binlog_format=ROW)) and MariaDB's annotate events (the statement, and the purge's mark) are used; the
     connection id comes from the transaction's C(BEGIN).
+  - O(mode=owner_deletes) (run on the owner of the residues a node gives away, before the cleanup) - the rows of
+    the owner's own residues (O(owned_residues)) that were deleted there since its split and not written again,
+    returned as RV(deleted_rows) and never a failure. M(smooth.mariadb.shard_purge) with
+    O(smooth.mariadb.shard_purge#module:allow_missing_on_owner) deletes a row its owner lacks only when it is among
+    them (O(smooth.mariadb.shard_purge#module:deleted_on_owner)).
   - Reads only; never changes anything.
 author:
   - smooth.mariadb developers (!UNKNOWN)
@@ -66,7 +71,7 @@ options:
   mode:
     description: What counts as a problem, see the description.
     type: str
-    choices: [cleanup, rollback]
+    choices: [cleanup, rollback, owner_deletes]
     required: true
   tables:
     description: The sharded tables, as for M(smooth.mariadb.shard_purge) (C(database.table) or C({name, key})).
@@ -81,7 +86,9 @@ options:
     type: int
     required: true
   owned_residues:
-    description: Residues the node owns after the expansion; writes to rows of every other residue are found.
+    description:
+      - Residues the node owns after the expansion; writes to rows of every other residue are found.
+      - With O(mode=owner_deletes), the owner's residues, whose deleted rows are found.
     type: list
     elements: int
     required: true
@@ -188,6 +195,13 @@ writes:
   returned: always
   type: list
   elements: dict
+deleted_rows:
+  description:
+    - O(mode=owner_deletes) - the rows of O(owned_residues) deleted since the split and not written again, in the order
+      of their deletes, each with C(table), C(key) (primary key values) and C(shard_key).
+  returned: success, with O(mode=owner_deletes)
+  type: list
+  elements: dict
 events:
   description: Events read.
   returned: always
@@ -217,6 +231,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
     BinlogReadError,
     WriteCollector,
+    deleted_rows,
     describe_write,
     carried_over,
     read_foreign_writes,
@@ -263,7 +278,7 @@ def argument_spec():
     spec.update(
         since=dict(type='str'),
         split_version=dict(type='int'),
-        mode=dict(type='str', required=True, choices=['cleanup', 'rollback']),
+        mode=dict(type='str', required=True, choices=['cleanup', 'rollback', 'owner_deletes']),
         tables=dict(type='list', elements='raw', required=True),
         key_column=dict(type='str', no_log=False),
         modulus=dict(type='int', required=True),
@@ -385,9 +400,13 @@ def main():
         started = time.monotonic()
         try:
             column_counts = dict((spec.name, len(infos[spec.name]['columns'])) for spec in specs)
+            owned = frozenset(params['owned_residues'])
+            if params['mode'] == 'owner_deletes':
+                # The owner's own rows are the ones looked for.
+                owned = frozenset(range(params['modulus'])) - owned
             events, last_gtid, reader_thread = read_foreign_writes(
                 kwargs, params['reader_server_id'], to_text(params['since']).strip(), specs, primary_keys,
-                params['modulus'], frozenset(params['owned_residues']), collector, params['timeout'], end,
+                params['modulus'], owned, collector, params['timeout'], end,
                 column_counts=column_counts, ignore_server_ids=frozenset(params['ignore_server_ids']))
         except (TimeoutError, BinlogReadError) as exc:
             module.fail_json(msg='Reading the binary log of %s: %s' % (target, exc), **result)
@@ -397,6 +416,10 @@ def main():
                 message = mask_secrets(message, [to_text(kwargs['password'])])
             module.fail_json(msg='Reading the binary log of %s since %s failed: %s'
                              % (target, params['since'], message), **result)
+        if collector.overflow and params['mode'] == 'owner_deletes':
+            module.fail_json(msg='More than %d rows of its own were deleted on %s since the split: too many to '
+                                 'list for the purge. Run the cleanup without allow_missing_on_owner.'
+                             % (collector.limit, target), **result)
         if collector.overflow:
             module.fail_json(msg='Refusing on %s: more than %d rows this node no longer owns were written since the '
                                  'split; a writer still routes by the old shard map. Find and stop it first.'
@@ -409,6 +432,8 @@ def main():
     result.update(collector.summary(settled), events=events, last_gtid=last_gtid, since=params['since'],
                   until='%s:%d' % end,
                   elapsed=round(time.monotonic() - started, 3))
+    if params['mode'] == 'owner_deletes':
+        module.exit_json(deleted_rows=deleted_rows(collector), **result)
     if result['foreign_writes']:
         shown = '; '.join(describe_write(write, primary_keys[write['table']]) for write in result['writes'][:3])
         if result['foreign_rows'] > 3:

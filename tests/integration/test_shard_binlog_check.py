@@ -189,3 +189,27 @@ def test_rollback_check_passes_without_deletes_and_bad_input_is_named(ansible, s
     assert gone['failed'] is True
     assert gone['msg'].startswith('Reading the binary log of 127.0.0.1:%d since %s failed: (1236)'
                                   % (a.port, unknown)), gone['msg']
+
+
+def test_owner_deletes_lists_the_rows_the_owner_deleted_since_the_split(ansible, servers, shard_db):
+    """Read on B, the owner of residues 0 and 2: the rows of its own residues deleted there since the split."""
+    b = servers.b
+    db = shard_db
+    since = position(b)
+    ids = dict((r, b.query('SELECT id FROM %s.orders WHERE customer_id %% 3 = %d ORDER BY id LIMIT 2' % (db, r)))
+               for r in (0, 1, 2))
+    gone = [ids[0][0]['id'], ids[2][0]['id']]
+    b.query('DELETE FROM %s.orders WHERE id IN (%d, %d)' % (db, gone[0], gone[1]))
+    # A row of residue 1 is not B's own; a row deleted and written again is there.
+    b.query('DELETE FROM %s.orders WHERE id = %d' % (db, ids[1][0]['id']))
+    back = b.query('SELECT * FROM %s.orders WHERE id = %d' % (db, ids[0][1]['id']))[0]
+    b.query('DELETE FROM %s.orders WHERE id = %d' % (db, back['id']))
+    b.query('INSERT INTO %s.orders VALUES (%%s, %%s, %%s, %%s)' % db,
+            (back['id'], back['customer_id'], back['amount'], back['note']))
+    b.query('UPDATE %s.orders SET amount = amount + 1 WHERE id = %d' % (db, ids[2][1]['id']))
+    found = ansible(MODULE, dict(check_args(b, db, since, mode='owner_deletes'), owned_residues=[0, 2]))
+    assert found.get('failed') is not True, found.get('msg')
+    assert sorted((row['table'], row['key']) for row in found['deleted_rows']) == sorted([
+        ('%s.orders' % db, [gone[0]]), ('%s.orders' % db, [gone[1]])]), found['deleted_rows']
+    assert all(row['shard_key'] % 3 in (0, 2) for row in found['deleted_rows'])
+    assert found['counts']['delete'] == 3 and found['foreign_writes'] == 0 and found['changed'] is False

@@ -97,6 +97,23 @@ def test_rollback_mode_counts_deletes_only_the_purges_included():
     assert sorted((entry['key'][0], entry['by_purge']) for entry in summary['writes']) == [(2, False), (3, True)]
 
 
+def test_owner_deletes_mode_keeps_the_rows_deleted_and_not_written_again():
+    # Read on the owner: the rows of its own residues its application deleted since the split.
+    collector = b.WriteCollector('owner_deletes')
+    collector.add('delete', 'a.b', [2], 1, '0-2-5', 'now', None, 'DELETE FROM a.b WHERE id = 2', shard_key=7)
+    collector.add('update', 'a.b', [3], 1, '0-2-6', 'now', None, None, changed=['amount'], shard_key=10)
+    collector.add('insert', 'a.b', [4], 1, '0-2-7', 'now', None, None, shard_key=13)
+    # Deleted, then inserted again under the same key: the owner holds it, it is no delete.
+    collector.add('delete', 'a.b', [5], 1, '0-2-8', 'now', None, None, shard_key=16)
+    collector.add('insert', 'a.b', [5], 1, '0-2-9', 'now', None, None, shard_key=16)
+    # Inserted since the split and deleted again: a delete as any other (harmless for the purge).
+    collector.add('delete', 'a.b', [4], 1, '0-2-10', 'now', None, None, shard_key=13)
+    assert collector.counts == dict(insert=0, update=0, delete=3)
+    assert b.deleted_rows(collector) == [dict(table='a.b', key=[2], shard_key=7),
+                                         dict(table='a.b', key=[4], shard_key=13)]
+    assert collector.summary()['foreign_writes'] == 0
+
+
 def test_collector_is_bounded():
     collector = b.WriteCollector('cleanup', limit=2)
     for key in range(5):
