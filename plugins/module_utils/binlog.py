@@ -27,7 +27,7 @@ import datetime
 import time
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import to_text
-from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import PURGE_MARK, describe_pk
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import PURGE_MARK, describe_pk, json_value
 
 WRITES_SHOWN = 10
 ROWS_KEPT = 100000
@@ -99,9 +99,11 @@ class WriteCollector(object):
         self.inserted = set()
         self.deleted = {}
 
-    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement, changed=None, shard_key=None):
+    def add(self, kind, table, keys, residue, gtid, when, thread_id, statement, changed=None, shard_key=None,
+            image=None):
         """One row change. ``changed`` names the columns an update changed (None: every column);
-        ``shard_key`` is the row's shard key value (after the change)."""
+        ``shard_key`` is the row's shard key value (after the change), ``image`` the row's values (a delete's
+        before image)."""
         purge = kind == 'delete' and is_purge_statement(statement)
         ident = (table, tuple(keys))
         if self.mode == 'owner_deletes':
@@ -126,8 +128,10 @@ class WriteCollector(object):
             return
         problem = (not purge) if self.mode == 'cleanup' else kind == 'delete'
         if not problem:
-            # The purge deleted the row after finding it on its owner: what was written before is settled.
-            self.rows.pop(ident, None)
+            # The purge found the row on its owner (primary key and shard key) and deleted it. What a stray
+            # writer wrote to it before is still in question: keep the row as it was deleted, for settle.
+            if ident in self.rows:
+                self.rows[ident].update(purged_image=image, purged_gtid=gtid, by_purge=True)
             return
         self.counts[kind] += 1
         if ident not in self.rows and len(self.rows) >= self.limit:
@@ -149,7 +153,15 @@ class WriteCollector(object):
         open_rows = [entry for ident, entry in self.rows.items() if ident not in settled]
         return dict(foreign_writes=sum(entry['writes'] for entry in open_rows), foreign_rows=len(open_rows),
                     settled_rows=len(self.rows) - len(open_rows), counts=dict(self.counts),
-                    purge_deletes=self.purge_deletes, writes=open_rows[:WRITES_SHOWN])
+                    purge_deletes=self.purge_deletes, writes=[shown(entry) for entry in open_rows[:WRITES_SHOWN]])
+
+
+def shown(entry):
+    """An entry for the module's result: values of a purged row as JSON can carry them."""
+    if entry.get('purged_image') is None:
+        return entry
+    return dict(entry, purged_image=dict((to_text(name), json_value(value))
+                                         for name, value in entry['purged_image'].items()))
 
 
 def deleted_rows(collector):
@@ -187,6 +199,13 @@ def carried_over(entry, node_row, owner_row, key_column=None):
     return all(column_value(node_row, name) == column_value(owner_row, name) for name in names)
 
 
+def row_values(entry, node_row):
+    """The row a write went to as it is here now or, once the purge deleted it, as the purge deleted it."""
+    if node_row is None and entry.get('purged_image') is not None:
+        return entry['purged_image']
+    return node_row
+
+
 def describe_write(write, pk):
     """One line for a message: kind, table, key, GTID, time and, where the binary log has it, the client."""
     key = describe_pk(pk, write['key'])
@@ -197,6 +216,11 @@ def describe_write(write, pk):
         statement = write['statement']
         client += ', statement "%s"' % (statement if len(statement) <= 120 else statement[:120] + '...')
     more = ' (the last of %d writes to the row)' % write['writes'] if write.get('writes', 1) > 1 else ''
+    if write.get('purged_image') is not None:
+        # The only copy of what was written is in the binary log now: say it.
+        more += ', then deleted by the purge in GTID %s with the values %s' % (
+            write['purged_gtid'], ', '.join('%s=%s' % (to_text(name), to_text(value))
+                                            for name, value in write['purged_image'].items()))
     return '%s of %s %s in GTID %s at %s%s%s' % (
         write['kind'], write['table'], key, write['gtid'], write['time'], client, more)
 
@@ -309,7 +333,8 @@ def read_foreign_writes(connection_settings, reader_server_id, since, specs, pri
                     residue = int(key) % modulus if key_owned(key, modulus, range(modulus)) else None
                     collector.add(kind, spec.name, [column_value(image, column) for column in pk], residue, gtid,
                                   utc_text(event.timestamp), thread_id, statement,
-                                  changed=changed_columns(row) if kind == 'update' else None, shard_key=key)
+                                  changed=changed_columns(row) if kind == 'update' else None, shard_key=key,
+                                  image=row['values'] if kind == 'delete' else None)
     finally:
         connection = getattr(stream, '_stream_connection', None)
         reader_thread = connection.thread_id() if connection is not None and connection.open else None

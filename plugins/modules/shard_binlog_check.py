@@ -144,8 +144,10 @@ notes:
     and C(SELECT) on the tables (the reader reads their column names from C(information_schema)).
   - Needs C(binlog_format=ROW). Writes in a binary log that was purged (C(expire_logs_days),
     C(PURGE BINARY LOGS)) cannot be read; the module then fails with the server's message.
-  - A write made after the read (between this check and the purge) is not seen; the purge's owner check still
-    stops at a row the owner lacks.
+  - A write made after the read (between this check and the purge) is not seen by it; the purge's owner check still
+    stops at a row the owner lacks. Run the check again after the purge (as C(smooth.mariadb.expand_2n) does) - a
+    row the purge deleted keeps the stray writes made to it before, and is compared with its owner as the purge
+    deleted it (the delete's row image), so such a write is found and its values are given.
 seealso:
   - module: smooth.mariadb.shard_purge
 '''
@@ -191,7 +193,8 @@ writes:
   description:
     - The first rows in question (at most 10), each with its last write - C(kind), C(table), C(key) (primary key
       values), C(residue), C(gtid), C(time) (UTC), C(thread_id) (connection id, when the binary log has it),
-      C(statement) (when annotated), C(by_purge) and C(writes) (how many writes the row had).
+      C(statement) (when annotated), C(by_purge), C(writes) (how many writes the row had) and C(shard_key); a row
+      the purge deleted since also has C(purged_gtid) and C(purged_image) (its values as deleted).
   returned: always
   type: list
   elements: dict
@@ -235,6 +238,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
     describe_write,
     carried_over,
     read_foreign_writes,
+    row_values,
     wait_reader_gone,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
@@ -357,8 +361,10 @@ def settle(module, session, specs, infos, collector):
                 owner_rows = read_rows(SqlSession(connection, read_only=True), spec, infos[spec.name], owned_idents)
             finally:
                 connection.close()
-            settled.update(ident for ident in owned_idents
-                           if carried_over(collector.rows[ident], node_rows[ident], owner_rows[ident], spec.key))
+            for ident in owned_idents:
+                entry = collector.rows[ident]
+                if carried_over(entry, row_values(entry, node_rows[ident]), owner_rows[ident], spec.key):
+                    settled.add(ident)
     return frozenset(settled)
 
 
@@ -446,6 +452,12 @@ def main():
                        'row (the values it changed, every column of an inserted row, or the delete), then run again: '
                        'a write its owner holds too counts as carried over.'
                        % (target, result['foreign_rows'], result['foreign_writes'], shown))
+            purged = sum(1 for ident, entry in collector.rows.items()
+                         if ident not in settled and entry.get('purged_image') is not None)
+            if purged:
+                message += (' %d of these rows were deleted by the purge already (written here after the check before '
+                            'it): the values given are the only copy of what was written - write them to the owner.'
+                            % purged)
         else:
             message = ('Refusing the rollback on %s: %d row(s) it no longer owns were deleted here since the split '
                        '(%d by the purge); joining the old pair again would replicate these deletes into the shard '

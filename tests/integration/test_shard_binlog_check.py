@@ -213,3 +213,31 @@ def test_owner_deletes_lists_the_rows_the_owner_deleted_since_the_split(ansible,
         ('%s.orders' % db, [gone[0]]), ('%s.orders' % db, [gone[1]])]), found['deleted_rows']
     assert all(row['shard_key'] % 3 in (0, 2) for row in found['deleted_rows'])
     assert found['counts']['delete'] == 3 and found['foreign_writes'] == 0 and found['changed'] is False
+
+
+def test_a_stray_update_the_purge_deleted_is_found_with_its_values(ansible, servers, shard_db):
+    """A forgotten writer updates a row of B's residue on A after the check before the mark passed; the purge
+    finds the row on B (primary key and shard key) and deletes it. The check after the purge names the update
+    and gives the row as the purge deleted it - the only copy of what was written."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    since = position(a)
+    owners = [owner_args(b, [0, 2])]
+    before = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert before.get('failed') is not True, before.get('msg')
+    victim = a.query('SELECT MIN(id) AS id FROM %s.orders WHERE customer_id %% 3 = 0' % db)[0]['id']
+    a.query('UPDATE %s.orders SET amount = 250 WHERE id = %%s' % db, (victim,))
+    purged = ansible(PURGE, purge_args(a, db, tables=['%s.orders' % db], owners=owners))
+    assert purged.get('failed') is not True, purged.get('msg')
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE id = %d' % (db, victim)) == 0
+    after = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert after['failed'] is True, after
+    assert [(w['kind'], w['key'], w['by_purge']) for w in after['writes']] == [('update', [victim], True)]
+    assert after['writes'][0]['purged_image']['amount'] == 250
+    assert 'update of %s.orders id = %d in GTID ' % (db, victim) in after['msg']
+    assert ', then deleted by the purge in GTID ' in after['msg'] and 'amount=250' in after['msg']
+    # Written on the owner as the operator is told: settled.
+    b.query('UPDATE %s.orders SET amount = 250 WHERE id = %%s' % db, (victim,))
+    settled = ansible(MODULE, check_args(a, db, since, owners=owners))
+    assert settled.get('failed') is not True, settled.get('msg')
+    assert (settled['settled_rows'], settled['purge_deletes']) == (1, purged['deleted'])

@@ -68,19 +68,29 @@ def test_cleanup_mode_counts_every_foreign_write_but_the_purges_own_deletes():
     write(collector, 'update', 1, gtid='0-1-6')
     write(collector, 'delete', 2)
     write(collector, 'delete', 3, statement='DELETE FROM a.b WHERE x ' + PURGE_MARK)
-    # A row the purge deleted (having found it on its owner) is settled, whatever was written to it before.
+    # The purge found row 4 on its owner by primary key and shard key and deleted it; whether the owner holds
+    # what a stray writer wrote to it before is still open: the row as the purge deleted it is kept.
     write(collector, 'insert', 4)
-    write(collector, 'delete', 4, statement='DELETE FROM a.b WHERE x ' + PURGE_MARK)
+    collector.add('delete', 'a.b', [4], 1, '0-1-9', 'later', None, 'DELETE FROM a.b WHERE x ' + PURGE_MARK,
+                  image=dict(id=4, amount=9))
+    # A row the purge deleted with no stray write before is nobody's business.
+    write(collector, 'delete', 5, statement='DELETE FROM a.b WHERE x ' + PURGE_MARK)
     summary = collector.summary()
     assert summary['counts'] == dict(insert=2, update=1, delete=1)
-    assert summary['purge_deletes'] == 2
-    assert (summary['foreign_rows'], summary['foreign_writes'], summary['settled_rows']) == (2, 3, 0)
-    assert ('a.b', (4,)) not in collector.rows
+    assert summary['purge_deletes'] == 3
+    assert (summary['foreign_rows'], summary['foreign_writes'], summary['settled_rows']) == (3, 4, 0)
+    assert ('a.b', (5,)) not in collector.rows
+    purged = collector.rows[('a.b', (4,))]
+    assert (purged['kind'], purged['purged_image'], purged['purged_gtid'], purged['by_purge']) == (
+        'insert', dict(id=4, amount=9), '0-1-9', True)
     first = summary['writes'][0]
     assert (first['kind'], first['key'], first['gtid'], first['writes']) == ('update', [1], '0-1-6', 2)
-    settled = collector.summary(settled={('a.b', (1,))})
-    assert (settled['foreign_rows'], settled['foreign_writes'], settled['settled_rows']) == (1, 1, 1)
+    settled = collector.summary(settled={('a.b', (1,)), ('a.b', (4,))})
+    assert (settled['foreign_rows'], settled['foreign_writes'], settled['settled_rows']) == (1, 1, 2)
     assert [entry['key'] for entry in settled['writes']] == [[2]]
+    # A stray write after the purge's delete starts over (the row is read where it is again).
+    write(collector, 'insert', 4, gtid='0-1-12')
+    assert 'purged_image' not in collector.rows[('a.b', (4,))]
 
 
 def test_rollback_mode_counts_deletes_only_the_purges_included():
@@ -174,6 +184,15 @@ def test_an_insert_makes_every_column_count_for_later_updates():
 
 def test_changed_columns():
     assert b.changed_columns({'before_values': {'a': 1, 'b': 2}, 'after_values': {'a': 1, 'b': 3}}) == ['b']
+
+
+def test_describe_write_of_a_row_the_purge_deleted():
+    entry = dict(kind='update', table='acct.parent', key=[101], gtid='0-1-9', time='2026-12-02 12:00:00Z',
+                 thread_id=None, statement=None, writes=1, purged_gtid='0-1-20',
+                 purged_image=dict(id=101, account_no=7, balance=250))
+    assert b.describe_write(entry, ['id']) == (
+        'update of acct.parent id = 101 in GTID 0-1-9 at 2026-12-02 12:00:00Z, then deleted by the purge in GTID '
+        '0-1-20 with the values id=101, account_no=7, balance=250')
 
 
 def test_describe_write():
