@@ -583,6 +583,65 @@ def purge_rows_delete_statement(spec, pk, predicate, keys):
     return 'DELETE FROM %s WHERE %s %s' % (qualified(spec), where, PURGE_MARK), params
 
 
+def purge_range_rows_statement(spec, pk, predicate, lower, upper, lock=False):
+    """SELECT primary key and shard key of the rows to purge in the primary key range (lower, upper], in key order.
+
+    With ``lock`` a locking read (``FOR UPDATE``): the rows read stay as read
+    until the transaction ends.
+    """
+    where, params = _and(pk_range_condition(pk, lower=lower, upper=upper), predicate)
+    sql = ('SELECT %s FROM %s FORCE INDEX (PRIMARY) WHERE %s ORDER BY %s%s'
+           % (_pk_list(_with_key(pk, spec.key)), qualified(spec), where, _pk_list(pk), ' FOR UPDATE' if lock else ''))
+    return sql, params
+
+
+def identity_hash_expression(pk, key):
+    """SQL for the 64-bit hash of a row's identity (primary key and shard key, see :func:`row_identity`)."""
+    return _hash64(_encoded_columns(_with_key(pk, key)))
+
+
+def chunk_digest_statement(spec, pk, condition, lower, upper, modulus, lock=False):
+    """Per residue of ``modulus``, the digest of the rows matching ``condition`` in the primary key range (lower, upper].
+
+    A digest is the row count and the SUM of the 64-bit hashes of the rows'
+    identities (primary key and shard key, hashed as shard_verify hashes
+    primary keys), one hash per row. One row per residue that has rows, none
+    when the range has none. ``condition`` must exclude NULL and negative keys.
+    With ``lock`` a locking read (``FOR UPDATE``) of the rows.
+    """
+    where, params = _and(pk_range_condition(pk, lower=lower, upper=upper), condition)
+    sql = ('SELECT MOD(%s, %%s) AS residue, COUNT(*) AS row_count, SUM(%s) AS hash_sum '
+           'FROM %s FORCE INDEX (PRIMARY) WHERE %s GROUP BY residue%s'
+           % (sql_identifier(spec.key), identity_hash_expression(pk, spec.key), qualified(spec), where,
+              ' FOR UPDATE' if lock else ''))
+    return sql, (int(modulus),) + params
+
+
+def chunk_digests(rows):
+    """``{residue: (row count, hash sum modulo 2**64)}`` from the rows of :func:`chunk_digest_statement`."""
+    return dict((int(row['residue']), (int(row['row_count']), int(row['hash_sum'] or 0) % HASH_MODULUS))
+                for row in rows)
+
+
+def digests_prove_chunk(node, by_owner, owner_of_residue):
+    """Whether the owners' digests prove every row of a chunk of the node.
+
+    ``node`` is the node's :func:`chunk_digests` of the chunk, ``by_owner`` maps
+    an owner index to its digests of the same range (its residues only),
+    ``owner_of_residue`` a residue to an owner index. True when every residue
+    of the node's chunk has an owner whose rows of that residue in the range
+    have the same count and hash sum: then the owner holds exactly these rows
+    (same primary key and shard key), barring a collision of 64-bit hash sums
+    (as for shard_verify's table sums). Rows the owner holds beyond them, or a
+    residue nobody owns, make it False: the caller then compares row by row.
+    """
+    for residue, digest in node.items():
+        owner = owner_of_residue.get(residue)
+        if owner is None or by_owner.get(owner, {}).get(residue) != digest:
+            return False
+    return True
+
+
 def owners_argument_spec():
     """The argument spec of the ``owners`` option (shard_purge, shard_binlog_check)."""
     return dict(type='list', elements='dict', options=dict(
@@ -1107,6 +1166,10 @@ class LagTracker(object):
             reason = 'Seconds_Behind_Master %s' % behind
         self._seen(lag)
         return lag, reason
+
+    def bound(self, now):
+        """The most the lag can be now, without asking the partner: the age of the oldest chunk not yet seen applied."""
+        return (now - self.pending[0][2]) if self.pending else 0.0
 
     def _pending_text(self, gtid_lag):
         if not self.tracking:

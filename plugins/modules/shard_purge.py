@@ -22,15 +22,16 @@ description:
     (autocommit). There is never one big C(DELETE).
   - The session uses C(READ COMMITTED) (unless the binary log format is
     C(STATEMENT)), so rows of the node's own residue that a chunk's range scan
-    passes are not kept locked.
+    passes are not kept locked. With O(owners) a chunk is a transaction of its own
+    (see the owner check), committed before the next one starts.
   - Deletes are written to the binary log (see O(binlog)), so they replicate to the
     node's partner, the seeded copy that owns the same residues, which thereby loses the same rows.
     Run the module on one node of a pair only. With C(ROW) binary logging, a delete
     replicated to a partner that has already deleted the row by itself stops the
     partner's SQL thread (error 1032).
-  - Before the first chunk and after each one the module measures the replication lag of O(partner) behind
-    this node and pauses while it exceeds O(max_lag), for at most O(max_pause)
-    seconds in total; then it fails with the lag. See O(max_lag) for how it is measured.
+  - Before the first chunk and after each one the module makes sure the replication lag of O(partner) behind
+    this node stays within O(max_lag) until the next chunk commits, and pauses while it would not, for at
+    most O(max_pause) seconds in total; then it fails with the lag. See O(max_lag) for how it is measured.
   - Resumable. The module keeps no state of its own; each run walks the tables from
     the first primary key again. A rerun after a failure or an interruption
     continues with what is left and, when nothing is left, reports no change.
@@ -75,13 +76,20 @@ description:
   - (4) the node is not a Galera member (C(wsrep_on)), and the login account has the
     C(PROCESS) privilege, without which other accounts' dump threads are invisible.
   - B(Owner check.) With O(owners), every row is looked up on the shard that owns it before it is deleted.
-    Each chunk's rows are read with their primary keys, the same primary key range is read on the owner of
-    their residue, and only rows the owner holds are deleted, by primary key (C(DELETE ... WHERE pk IN
-    (...))). A row the owner lacks (or of a residue no owner covers) stops the purge before its chunk,
-    naming the table, residue, owner and first keys - for example a row a writer that still routes by the old
-    shard map wrote after the split, which exists nowhere else. In check mode every row that would be
-    deleted is looked up, and the module fails when one is missing, so a check run proves the whole purge
-    up front. A row counts as held by the owner only when the owner has a row with the same primary key
+    Each chunk is one transaction. Its rows are read with a locking read (C(FOR UPDATE)) that returns, per
+    residue, their count and the sum of 64-bit hashes of their primary key and shard key; the owner of that
+    residue is asked for the same over the same primary key range at the same time. When both agree the
+    chunk is deleted with one C(DELETE) of the range, and committed only when that C(DELETE) deleted exactly
+    the rows counted - a row another client wrote into the range meanwhile (the session takes no gap locks)
+    makes the counts differ, and the chunk is rolled back. When they do not agree, or after such a rollback,
+    the chunk's rows are read one by one (locked), looked up on their owner, and only rows the owner holds
+    are deleted, by primary key (C(DELETE ... WHERE pk IN (...))). A row the owner lacks (or of a residue no
+    owner covers) stops the purge before its chunk, naming the table, residue, owner and first keys - for
+    example a row a writer that still routes by the old shard map wrote after the split, which exists
+    nowhere else. Rows that were checked stay locked until their chunk commits, so nobody can change their
+    keys in between. In check mode every row that would be deleted is looked up the same way (without
+    locks), and the module fails when one is missing, so a check run proves the whole purge up front.
+    A row counts as held by the owner only when the owner has a row with the same primary key
     B(and) the same shard key - after a split both new pairs hand out the same auto-increment ids, so the
     owner's row with that id may be another account's. The content of the other columns is not compared
     (the owner's copy may be newer). Rows the application deleted on the owner after the split are missing
@@ -147,11 +155,15 @@ options:
   max_lag:
     description:
       - Largest replication lag of O(partner), in seconds, at which the purge goes on; from 0 to 3600.
-      - Measured before the first chunk and after every chunk. The lag is the age of
+      - Checked before the first chunk and after every chunk. The lag is the age of
         the oldest chunk of this run the partner has not applied yet, to the
         millisecond - the chunk's GTID (C(@@last_gtid) after its commit) compared with
         the partner's C(gtid_slave_pos). The chunks replicate in the same stream as
         the application's writes, so a backlog of those delays them too.
+      - The next chunk starts when the lag plus the time a chunk takes (the longest of the last five) is
+        at most O(max_lag), or when the partner has applied every chunk. The partner is asked only when the
+        age of the oldest chunk not yet seen applied there, plus that time, could exceed O(max_lag); a
+        healthy partner is asked about once per O(max_lag) seconds.
       - Before the first chunk, and when the deletes are not binary-logged
         (O(binlog=false)), the partner's C(Seconds_Behind_Master) for its connection
         from this node is used instead (whole seconds).
@@ -414,6 +426,8 @@ tables:
 max_partner_lag:
   description:
     - Largest lag of the partner measured during the run, in seconds (see O(max_lag)); null without O(partner).
+    - The partner is not asked after every chunk; between two measurements the lag stays below the bound the
+      module keeps (the age of the oldest chunk not yet seen applied), which is at most O(max_lag).
   returned: always
   type: float
 max_partner_seconds_behind_master:
@@ -493,6 +507,7 @@ diff:
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -517,10 +532,13 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     QueryLog,
     ShardingError,
     check_interlock,
+    chunk_digest_statement,
+    chunk_digests,
     connect_server,
     count_statement,
     describe_pk,
     describe_range,
+    digests_prove_chunk,
     find_column,
     find_partner_connection,
     invalid_key_condition,
@@ -540,8 +558,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     purge_setting_problems,
     purge_condition,
     purge_delete_statement,
+    purge_range_rows_statement,
     purge_rows_delete_statement,
-    purge_rows_statement,
     read_dump_threads,
     read_process_privilege,
     read_replicas,
@@ -557,11 +575,21 @@ FIRST_POLL = 0.02
 RETRY_ERRNOS = (1205, 1213)  # lock wait timeout, deadlock
 CHUNK_ATTEMPTS = 3
 MISSING_SHOWN = 5
+CHUNK_TIMES_KEPT = 5
 
 
 def json_key(key):
     """A primary key tuple as a JSON list (for the result)."""
     return [json_value(value) for value in key]
+
+
+def identity_types(info, spec):
+    """The column types of a table's primary key and shard key, as read_table_info reports them."""
+    types = []
+    for name in list(info['primary_key']) + [spec.key]:
+        column = find_column(info, name)
+        types.append(None if column is None else column['column_type'])
+    return types
 
 
 def argument_spec():
@@ -654,6 +682,9 @@ class Purge(object):
         self.interlock = {}
         self.deleted = 0
         self.chunks = 0
+        self.chunk_times = []
+        self.pool = None  # threads reading the owners, see ask_owners
+        self.owner_reads = []
 
     # -- results -------------------------------------------------------------
 
@@ -777,7 +808,7 @@ class Purge(object):
             session = SqlSession(connection, read_only=True)
             server_id = to_int(session.fetch_one('SELECT @@GLOBAL.server_id AS server_id')['server_id'])
             self.owners.append(dict(session=session, target=target, server_id=server_id,
-                                    residues=sorted(owner['residues'])))
+                                    residues=sorted(owner['residues']), digest_tables=set()))
             if server_id in (node_vars['server_id'], self.partner_info.get('server_id')):
                 problems.append('owner %s has the server_id %s of %s: the rows this node deletes must be proven '
                                 'on a server of the shard that owns them'
@@ -794,6 +825,9 @@ class Purge(object):
                     problems.append('owner %s: the primary key of %s is (%s), here (%s)'
                                     % (target, spec.name, ', '.join(info['primary_key']),
                                        ', '.join(local['primary_key'])))
+                elif identity_types(info, spec) == identity_types(local, spec):
+                    # Same column types: equal digests mean equal values, as the row by row comparison sees them.
+                    self.owners[-1]['digest_tables'].add(spec.name)
         # An owner left out above is a refusal, so self.owners lines up with the option when the purge runs.
         return problems
 
@@ -832,17 +866,41 @@ class Purge(object):
         status = read_connection_status(self.partner_session, self.partner_connection)
         return self.tracker.measure(to_text(applied), status, self.clock())
 
+    def chunk_ahead(self):
+        """Seconds the next chunk is expected to take: the longest of the last few."""
+        return max(self.chunk_times) if self.chunk_times else 0.0
+
+    def lag_allows(self, lag, ahead):
+        """Whether the next chunk may start at this measured lag.
+
+        The lag is the age of the oldest chunk the partner has not applied; while
+        the next chunk runs it grows by the chunk's duration. So the next chunk
+        starts when the lag plus ``ahead`` stays within max_lag, or when the
+        partner has applied every chunk (the next one is then the oldest). Before
+        a chunk can be followed (Seconds_Behind_Master), when the lag is at most max_lag.
+        """
+        if lag is None:
+            return False
+        if not self.tracker.tracking:
+            return lag <= self.params['max_lag']
+        return not self.tracker.pending or lag + ahead <= self.params['max_lag']
+
     def throttle(self, table):
         if self.partner_session is None:
             return
         max_lag = self.params['max_lag']
         max_pause = self.params['max_pause']
+        ahead = self.chunk_ahead()
+        if self.tracker.tracking and self.tracker.bound(self.clock()) + ahead <= max_lag:
+            # Even if the partner applied nothing since the last measurement the lag stays
+            # within max_lag until the next chunk is committed: no need to ask it now.
+            return
         lag, reason = self.measure_lag()
         # Poll quickly first (a healthy partner applies a chunk within
         # milliseconds), then every POLL_INTERVAL; bounded by max_pause.
         polls = int(max_pause / POLL_INTERVAL) + 10
         for attempt in range(polls):
-            if lag is not None and lag <= max_lag:
+            if self.lag_allows(lag, ahead):
                 return
             remaining = max_pause - self.paused
             if remaining <= 0:
@@ -853,9 +911,11 @@ class Purge(object):
             self.sleep(step)
             self.paused += self.clock() - before
             lag, reason = self.measure_lag()
-        if lag is not None and lag <= max_lag:
+        if self.lag_allows(lag, ahead):
             return
         shown = 'unknown' if lag is None else '%.1f s' % lag
+        if lag is not None and lag <= max_lag:
+            shown += ' (%.1f s more by the end of the next chunk)' % ahead
         self.fail('Partner %s (connection %s) lag %s exceeds max_lag %s s (%s); paused %.1f s in total, '
                   'max_pause %s s used up. %d row(s) deleted so far in %d chunk(s) are committed; '
                   'a rerun continues where this one stopped.'
@@ -881,7 +941,16 @@ class Purge(object):
         row = self.session.fetch_one(sql, sql_params)
         return to_int(row['total_rows']), to_int(row['foreign_rows'])
 
-    def delete_chunk(self, spec, sql, sql_params, lower, upper):
+    def chunk_failed(self, spec, lower, upper, exc):
+        self.fail('Purge of %s on %s failed on the chunk %s: %s (statement: %s). %d row(s) deleted so '
+                  'far are committed; a rerun continues.'
+                  % (spec.name, self.node, describe_range(self.infos[spec.name]['primary_key'], lower, upper),
+                     exc.message, shorten_statement(exc.statement), self.deleted))
+
+    def delete_chunk(self, spec, lower, upper):
+        """Without owners: delete the rows to purge in (lower, upper] with one autocommitted DELETE."""
+        pk, predicate = self.pk_and_predicate(spec)
+        sql, sql_params = purge_delete_statement(spec, pk, predicate, lower, upper)
         for attempt in range(1, CHUNK_ATTEMPTS + 1):
             try:
                 self.session.execute(sql, sql_params)
@@ -889,15 +958,167 @@ class Purge(object):
             except MariaDBQueryError as exc:
                 if exc.errno in RETRY_ERRNOS and attempt < CHUNK_ATTEMPTS:
                     continue
-                self.fail('Purge of %s on %s failed on the chunk %s: %s (statement: %s). %d row(s) deleted so '
-                          'far are committed; a rerun continues.'
-                          % (spec.name, self.node, describe_range(self.infos[spec.name]['primary_key'], lower, upper),
-                             exc.message, shorten_statement(exc.statement), self.deleted))
+                self.chunk_failed(spec, lower, upper, exc)
         committed = self.clock()
         row = self.session.fetch_one('SELECT ROW_COUNT() AS deleted, @@SESSION.last_gtid AS gtid')
         self.queries.add(self.session.queries.pop(), table=spec.name)
         self.tracker.committed(to_text(row['gtid']), committed)
         return to_int(row['deleted']) or 0
+
+    # -- purge with owners -----------------------------------------------------
+    #
+    # Safety: a row is deleted only when its owner was seen holding it (same
+    # primary key and same shard key) while the row was locked here. Each chunk
+    # (lower, upper] is one transaction on this node:
+    #   1. a locking read (FOR UPDATE) of the chunk's rows to delete, returning
+    #      per residue their count and the sum of 64-bit hashes of (primary
+    #      key, shard key). Every row it counts is locked until the transaction
+    #      ends: nobody can delete it, change its key or shard key meanwhile;
+    #   2. the same aggregates of the same primary key range on the owner (read
+    #      at the same time, on another connection: the owner's rows are what
+    #      they are at that moment either way);
+    #   3. when they are equal, the owner holds exactly these rows, and the DELETE
+    #      of the range with the purge predicate deletes every locked row. Under
+    #      READ COMMITTED there are no gap locks, so a row another client wrote
+    #      into the range after step 1 (inserted, or updated into the purge
+    #      predicate) would be deleted too - but then the DELETE reports more
+    #      rows than step 1 counted (it deletes all of them plus the newcomer).
+    #      So the chunk is committed only when the DELETE's affected rows equal
+    #      the count of step 1; otherwise it is rolled back;
+    #   4. otherwise (aggregates differ, counts differ, a residue no owner
+    #      covers) the chunk is compared row by row as before, still in a
+    #      transaction: the rows are read with their keys FOR UPDATE, looked up
+    #      on their owner, and deleted by primary key - locked rows, so exactly
+    #      the rows looked up. A row the owner lacks stops the purge, naming it.
+
+    def transaction(self, statement):
+        """START TRANSACTION, COMMIT or ROLLBACK on this node (not listed among the queries)."""
+        self.session.execute(statement)
+        self.session.queries.pop()
+
+    def rollback(self):
+        try:
+            self.transaction('ROLLBACK')
+        except MariaDBQueryError:
+            pass  # a lost connection rolls back by itself
+
+    def affected_rows(self):
+        """Rows the last statement on this node changed, from its own reply (no extra round trip)."""
+        return to_int(self.session.connection.affected_rows()) or 0
+
+    def ask_owners(self, spec, lower, upper):
+        """Start reading every owner's digests of (lower, upper], each on its own connection, in the background.
+
+        Returns ``{owner index: future}``; the node is read meanwhile. Owners holding the
+        table with other column types are left out (only the row by row comparison decides there).
+        """
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=len(self.owners))
+        # A connection serves one statement at a time: reads left over from a failed chunk end first.
+        wait(self.owner_reads)
+        pk = self.infos[spec.name]['primary_key']
+        modulus = self.params['modulus']
+        asked = {}
+        for index, owner in enumerate(self.owners):
+            if spec.name in owner['digest_tables']:
+                owned = owned_condition(spec.key, modulus, owner['residues'])
+                sql, sql_params = chunk_digest_statement(spec, pk, owned, lower, upper, modulus)
+                asked[index] = self.pool.submit(owner['session'].fetch_all, sql, sql_params)
+        self.owner_reads = list(asked.values())
+        return asked
+
+    def digests_agree(self, node, asked):
+        """Whether the owners' digests (futures of ask_owners) prove the node's chunk digests (see digests_prove_chunk)."""
+        by_owner = dict((index, chunk_digests(future.result())) for index, future in asked.items())
+        return digests_prove_chunk(node, by_owner, self.owner_of_residue)
+
+    def node_digests(self, spec, lower, upper, lock):
+        pk, predicate = self.pk_and_predicate(spec)
+        sql, sql_params = chunk_digest_statement(spec, pk, predicate, lower, upper, self.params['modulus'], lock=lock)
+        return chunk_digests(self.session.fetch_all(sql, sql_params))
+
+    def rows_on_owners(self, spec, lower, upper, lock):
+        """Row by row: the chunk's primary keys in order and those rows their owner does not hold.
+
+        The second list has ``(key, residue, owner index or None, owner's shard key)``
+        per row, see keys_missing_on_owners.
+        """
+        pk, predicate = self.pk_and_predicate(spec)
+        modulus = self.params['modulus']
+        sql, sql_params = purge_range_rows_statement(spec, pk, predicate, lower, upper, lock=lock)
+        rows = self.session.fetch_all(sql, sql_params)
+        keys = [pk_values(row, pk) for row in rows]
+        wanted = set(int(row[spec.key]) % modulus for row in rows)
+        held = {}
+        for index, owner in enumerate(self.owners):
+            if not wanted.intersection(owner['residues']):
+                continue
+            owned = owned_condition(spec.key, modulus, owner['residues'])
+            sql, sql_params = owner_keys_statement(spec, pk, owned, lower, upper)
+            held[index] = dict(row_identity(row, pk, spec.key) for row in owner['session'].fetch_all(sql, sql_params))
+        return keys, keys_missing_on_owners(rows, pk, spec.key, modulus, self.owner_of_residue, held)
+
+    def checked_delete(self, spec, lower, upper):
+        """With owners: delete the rows of (lower, upper] proven on their owner, in one transaction.
+
+        Retries a chunk that hit a lock wait timeout or a deadlock; returns the rows deleted.
+        """
+        for attempt in range(1, CHUNK_ATTEMPTS + 1):
+            try:
+                return self.checked_delete_once(spec, lower, upper)
+            except MariaDBQueryError as exc:
+                self.rollback()
+                if exc.errno in RETRY_ERRNOS and attempt < CHUNK_ATTEMPTS:
+                    continue
+                self.chunk_failed(spec, lower, upper, exc)
+        return 0  # not reached: the last attempt returns or fails
+
+    def checked_delete_once(self, spec, lower, upper):
+        pk, predicate = self.pk_and_predicate(spec)
+        asked = self.ask_owners(spec, lower, upper)
+        self.transaction('START TRANSACTION')
+        node = self.node_digests(spec, lower, upper, lock=True)
+        locked = sum(digest[0] for digest in node.values())
+        if self.digests_agree(node, asked) and locked:
+            sql, sql_params = purge_delete_statement(spec, pk, predicate, lower, upper)
+            self.session.execute(sql, sql_params)
+            statement = self.session.queries.pop()
+            if self.affected_rows() == locked:
+                return self.commit(spec, statement, locked)
+            # The DELETE met rows the locking read did not count: written into the range since.
+            self.rollback()
+            self.transaction('START TRANSACTION')
+        keys, found = self.rows_on_owners(spec, lower, upper, lock=True)
+        if self.blocks(found):
+            self.rollback()
+            self.note_missing(spec.name, found)
+            self.fail(self.missing_message(
+                'Stopped the purge of %s before the chunk %s (%d row(s) deleted so far, each found on its owner '
+                'first, are committed)' % (spec.name, describe_range(pk, lower, keys[-1] if keys else upper),
+                                           self.deleted)))
+        if not keys:
+            self.rollback()
+            return 0
+        sql, sql_params = purge_rows_delete_statement(spec, pk, predicate, keys)
+        self.session.execute(sql, sql_params)
+        statement = self.session.queries.pop()
+        deleted = self.affected_rows()
+        if deleted != len(keys):
+            self.rollback()
+            self.fail('Purge of %s on %s: the chunk %s would have deleted %d row(s) where %d were locked and looked '
+                      'up on their owner; rolled back. %d row(s) deleted so far are committed; a rerun continues.'
+                      % (spec.name, self.node, describe_range(pk, lower, upper), deleted, len(keys), self.deleted))
+        self.commit(spec, statement, deleted)
+        self.note_missing(spec.name, found)  # absent on their owner, deleted by allow_missing_on_owner
+        return deleted
+
+    def commit(self, spec, statement, deleted):
+        self.transaction('COMMIT')
+        committed = self.clock()
+        self.queries.add(statement, table=spec.name)
+        self.tracker.committed(to_text(self.session.fetch_one('SELECT @@SESSION.last_gtid AS gtid')['gtid']),
+                               committed)
+        return deleted
 
     def pk_and_predicate(self, spec):
         """The table's primary key columns and the condition of the rows the purge deletes."""
@@ -909,52 +1130,43 @@ class Purge(object):
         residues written during the run may add chunks, within this bound."""
         return 2 * (foreign // self.params['chunk_size']) + 10
 
-    def owner_checked_chunks(self, spec, max_chunks):
-        """Yield ``(lower, keys, missing)`` per chunk of rows to delete, each chunk looked up on its owners.
+    def chunk_bounds(self, spec, max_chunks):
+        """Yield ``(lower, upper)`` per chunk: the next chunk_size rows to delete after lower end at upper.
 
-        ``keys`` are the chunk's primary keys in order, ``missing`` those of them
-        (with residue and owner index) their owner does not hold. Ends when no
-        row is left; fails after max_chunks.
+        Found with an index range scan of PRIMARY; ends when no row is left, fails after max_chunks.
         """
         pk, predicate = self.pk_and_predicate(spec)
-        modulus = self.params['modulus']
         lower = None
         for dummy in range(max_chunks):
-            sql, sql_params = purge_rows_statement(spec, pk, predicate, lower, self.params['chunk_size'])
-            rows = self.session.fetch_all(sql, sql_params)
-            if not rows:
+            sql, sql_params = purge_bound_statement(spec, pk, predicate, lower, self.params['chunk_size'])
+            row = self.session.fetch_one(sql, sql_params)
+            if row is None:
                 return
-            keys = [pk_values(row, pk) for row in rows]
-            wanted = set(int(row[spec.key]) % modulus for row in rows)
-            held = {}
-            for index, owner in enumerate(self.owners):
-                if not wanted.intersection(owner['residues']):
-                    continue
-                owned = owned_condition(spec.key, modulus, owner['residues'])
-                sql, sql_params = owner_keys_statement(spec, pk, owned, lower, keys[-1])
-                held[index] = dict(row_identity(row, pk, spec.key) for row in owner['session'].fetch_all(sql, sql_params))
-            yield lower, keys, keys_missing_on_owners(rows, pk, spec.key, modulus, self.owner_of_residue, held)
-            lower = keys[-1]
+            upper = pk_values(row, pk)
+            yield lower, upper
+            lower = upper
         self.too_many_chunks(spec, max_chunks)
 
-    def note_missing(self, table, found):
-        """Count the rows of ``found`` (from owner_checked_chunks) by reason and keep the first keys of each group.
+    def blocks(self, found):
+        """Whether a row of ``found`` may not be deleted: only a row absent on its owner may be, and only with
+        allow_missing_on_owner; never a row of a residue no owner covers, nor one whose primary key the
+        owner holds for another row (another shard key)."""
+        return any(owner is None or owner_key is not None or not self.params['allow_missing_on_owner']
+                   for dummy, dummy_residue, owner, owner_key in found)
 
-        Returns whether one of them may not be deleted: only a row absent on its
-        owner may be, and only with allow_missing_on_owner; never a row of a
-        residue no owner covers, nor one whose primary key the owner holds for
-        another row (another shard key).
+    def note_missing(self, table, found):
+        """Count the rows of ``found`` (from rows_on_owners) by reason and keep the first keys of each group.
+
+        Returns whether one of them may not be deleted (see blocks).
         """
-        blocking = False
         for key, residue, owner, owner_key in found:
             reason = 'no_owner' if owner is None else ('absent' if owner_key is None else 'other_row')
-            blocking = blocking or reason != 'absent' or not self.params['allow_missing_on_owner']
             group = self.missing.setdefault((table, residue, -1 if owner is None else owner, reason), [0, []])
             group[0] += 1
             if len(group[1]) < MISSING_SHOWN:
                 group[1].append((key, owner_key))
             self.missing_total += 1
-        return blocking
+        return self.blocks(found)
 
     def missing_message(self, what):
         """The refusal for rows not proven on their owner, grouped by table, residue, owner and reason."""
@@ -989,39 +1201,18 @@ class Purge(object):
                   'the start keep arriving; is the application still writing them here?'
                   % (spec.name, self.node, max_chunks, self.tables[spec.name]['foreign_rows_at_start']))
 
-    def range_chunks(self, spec, max_chunks):
-        """Yield ``(lower, upper, delete statement)`` per chunk: the rows to delete in a primary key range."""
-        pk, predicate = self.pk_and_predicate(spec)
-        lower = None
-        for dummy in range(max_chunks):
-            sql, sql_params = purge_bound_statement(spec, pk, predicate, lower, self.params['chunk_size'])
-            row = self.session.fetch_one(sql, sql_params)
-            if row is None:
-                return
-            upper = pk_values(row, pk)
-            yield lower, upper, purge_delete_statement(spec, pk, predicate, lower, upper)
-            lower = upper
-        self.too_many_chunks(spec, max_chunks)
-
-    def checked_chunks(self, spec, max_chunks):
-        """Like range_chunks, with owners: each chunk's rows found on their owner, then deleted by primary key."""
-        pk, predicate = self.pk_and_predicate(spec)
-        for lower, keys, missing in self.owner_checked_chunks(spec, max_chunks):
-            if self.note_missing(spec.name, missing):
-                self.fail(self.missing_message(
-                    'Stopped the purge of %s before the chunk %s (%d row(s) deleted so far, each found on its owner '
-                    'first, are committed)' % (spec.name, describe_range(pk, lower, keys[-1]), self.deleted)))
-            yield lower, keys[-1], purge_rows_delete_statement(spec, pk, predicate, keys)
-
     def purge_table(self, spec):
         started = self.clock()
         total, foreign = self.count(spec)
         entry = dict(foreign_rows_at_start=foreign, deleted=0, chunks=0)
         self.tables[spec.name] = entry
         self.progress.write('table_start', table=spec.name, rows=total, foreign_rows=foreign)
-        chunks = self.checked_chunks if self.owners else self.range_chunks
-        for lower, upper, (sql, sql_params) in chunks(spec, self.max_chunks(foreign)):
-            deleted = self.delete_chunk(spec, sql, sql_params, lower, upper)
+        delete = self.checked_delete if self.owners else self.delete_chunk
+        begun = self.clock()
+        for lower, upper in self.chunk_bounds(spec, self.max_chunks(foreign)):
+            deleted = delete(spec, lower, upper)
+            # How long a chunk takes, from the end of the last throttle to its commit (see throttle).
+            self.chunk_times = self.chunk_times[-(CHUNK_TIMES_KEPT - 1):] + [self.clock() - begun]
             entry['deleted'] += deleted
             entry['chunks'] += 1
             self.deleted += deleted
@@ -1031,6 +1222,7 @@ class Purge(object):
                                 elapsed=round(self.clock() - started, 3),
                                 max_partner_lag=self.tracker.max_seen)
             self.throttle(spec.name)
+            begun = self.clock()
         elapsed = self.clock() - started
         remaining, remaining_foreign = self.count(spec)
         entry.update(elapsed=round(elapsed, 3),
@@ -1048,10 +1240,15 @@ class Purge(object):
             elapsed=round(self.clock() - started, 3), rows_per_second=0.0,
             remaining_rows=total - foreign, remaining_foreign_rows=0)
         if self.owners:
-            # Every row that would be deleted is looked up on its owner now.
+            # Every row that would be deleted is looked up on its owner now, chunk by chunk as the real run
+            # will: by digest, and row by row where the digests differ.
             before = self.missing_total
-            for dummy, keys, found in self.owner_checked_chunks(spec, self.max_chunks(foreign)):
-                self.blocked = self.note_missing(spec.name, found) or self.blocked
+            for lower, upper in self.chunk_bounds(spec, self.max_chunks(foreign)):
+                asked = self.ask_owners(spec, lower, upper)
+                node = self.node_digests(spec, lower, upper, lock=False)
+                if not self.digests_agree(node, asked):
+                    dummy, found = self.rows_on_owners(spec, lower, upper, lock=False)
+                    self.blocked = self.note_missing(spec.name, found) or self.blocked
             self.tables[spec.name].update(missing_on_owner=self.missing_total - before,
                                           elapsed=round(self.clock() - started, 3))
         return total, foreign
@@ -1135,6 +1332,8 @@ def main():
         connection.close()
         if purge.partner_session is not None:
             purge.partner_session.connection.close()
+        if purge.pool is not None:
+            purge.pool.shutdown(wait=True)
         for owner in purge.owners:
             owner['session'].connection.close()
     module.exit_json(**result)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import uuid
 
 import pymysql
 import pytest
 
-from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER
+from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER, _collections_root
 
 MODULE = 'smooth.mariadb.shard_purge'
 
@@ -517,6 +518,121 @@ def test_owner_check_compares_the_shard_key_and_allow_missing_deletes_only_absen
                                       **orders_only))
     assert real['failed'] is True
     assert count(a, residue_2) == before
+
+
+class PurgeFailed(Exception):
+    """fail_json of the in-process purge; args[0] holds its keywords."""
+
+
+def in_process_purge(node, db, hook, **params):
+    """Run shard_purge's Purge in this process against node, calling hook() on another connection right after
+    the purge read the first chunk's rows for the owner check (the locking read; before the DELETE).
+
+    Through Ansible there is no way into that window; the module code is the same.
+    """
+    try:
+        from ansible_collections.smooth.mariadb.plugins.modules import shard_purge as purge_module
+    except ImportError:
+        sys.path.append(_collections_root()[0])
+        from ansible_collections.smooth.mariadb.plugins.modules import shard_purge as purge_module
+    from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import SqlSession, mariadb_connect
+
+    class StandIn(object):
+        check_mode = False
+        _diff = False
+
+        def __init__(self):
+            self.params = dict((name, spec.get('default')) for name, spec in purge_module.argument_spec().items())
+            self.params.update(purge_args(node, db, **params))
+            self.warnings = []
+
+        def fail_json(self, **kwargs):
+            raise PurgeFailed(kwargs)
+
+        def warn(self, message):
+            self.warnings.append(message)
+
+    class Hooked(SqlSession):
+        def fetch_all(self, sql, params=None):
+            rows = super(Hooked, self).fetch_all(sql, params)
+            chunk_read = 'FOR UPDATE' in sql or (' LIMIT ' in sql and 'AS chunk' not in sql)  # now, or before
+            if chunk_read and 'FROM `%s`.`orders`' % db in sql and hooks:
+                hooks.pop()()
+            return rows
+
+    hooks = [hook]
+    module = StandIn()
+    connection = mariadb_connect(module)
+    try:
+        return purge_module.Purge(module, Hooked(connection)).run()
+    finally:
+        connection.close()
+
+
+def other_client(server, statement):
+    """Run statement as another client, waiting at most 1 s for row locks; returns whether it went through."""
+    connection = server.root_connection()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute('SET SESSION innodb_lock_wait_timeout = 1')
+            cursor.execute('SET SESSION sql_log_bin = 0')
+            try:
+                cursor.execute(statement)
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] == 1205:  # lock wait timeout
+                    return False
+                raise
+        return True
+    finally:
+        connection.close()
+
+
+def owner_entry(server, residues):
+    return dict(owner_args(server, residues), login_user=None, login_password=None, login_unix_socket=None)
+
+
+def test_owner_check_never_deletes_a_row_changed_between_its_check_and_the_delete(servers, shard_db):
+    """Order 2 (customer 14, residue 2 of 3) is on its owner B. Another client changes its customer to 15 (residue 0,
+    which B owns too, but B has no order 2 of customer 15) after the purge checked the chunk and before it
+    deletes it. The chunk's rows are locked from the check to the commit: the change waits (and times out);
+    order 2 is deleted as the row B holds. Without the lock the purge deleted order 2 of customer 15, which B
+    does not hold."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    changed = []
+    result = in_process_purge(a, db, lambda: changed.append(other_client(
+        a, 'UPDATE %s.orders SET customer_id = 15 WHERE id = 2' % db)),
+        tables=['%s.orders' % db], owners=[owner_entry(b, [0, 2])])
+    # Order 2 of customer 15 was never looked up on B: if the change went through, it must still be here.
+    assert changed == [False] or count(a, 'SELECT COUNT(*) FROM %s.orders WHERE id = 2' % db) == 1, changed
+    assert changed == [False]  # locked by the purge until its chunk committed
+    assert result['deleted'] == expected_foreign(3, [1])['orders']
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE id = 2' % db) == 0
+    assert count(b, 'SELECT COUNT(*) FROM %s.orders WHERE id = 2 AND customer_id = 14' % db) == 1
+
+
+def test_owner_check_rolls_back_a_chunk_another_client_wrote_into_and_refuses_the_row(servers, shard_db):
+    """Order 3 is gone on A and B; after the purge checked the first chunk (READ COMMITTED: no gap locks), another
+    client inserts order 3 for customer 20 (residue 2) on A only, inside the chunk's key range. The DELETE of the
+    range would take it too and reports one row more than were proven: the chunk is rolled back, compared row by
+    row, and the purge stops naming order 3, which stays."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    for server in (a, b):
+        server.setup_sql(['DELETE FROM %s.orders WHERE id = 3' % db])
+    inserted = []
+    with pytest.raises(PurgeFailed) as failure:
+        in_process_purge(a, db, lambda: inserted.append(other_client(
+            a, "INSERT INTO %s.orders VALUES (3, 20, 1.00, 'late')" % db)),
+            tables=['%s.orders' % db], owners=[owner_entry(b, [0, 2])])
+    assert inserted == [True]  # not blocked: the window is real
+    result = failure.value.args[0]
+    assert result['msg'].startswith('Stopped the purge of %s.orders before the chunk from the start up to id = ' % db)
+    assert ('%s.orders: 1 row(s) of residue 2 not on their owner 127.0.0.1:%d, first id = 3.' % (db, b.port)
+            in result['msg']), result['msg']
+    assert result['deleted'] == 0
+    assert count(a, "SELECT COUNT(*) FROM %s.orders WHERE id = 3 AND note = 'late'" % db) == 1
+    assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200  # the chunk was rolled back
 
 
 def create_family(server, db, on_delete='RESTRICT', child_key='account_no'):

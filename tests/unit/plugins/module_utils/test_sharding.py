@@ -238,6 +238,8 @@ def test_percent_in_names_reaches_the_server_exactly(table):
         s.purge_rows_statement(named, pk, predicate, (3,), 10),
         s.owner_keys_statement(named, pk, s.owned_condition('k%', 2, (0,)), None, (9,)),
         s.purge_rows_delete_statement(named, pk, predicate, [(1,), (2,)]),
+        s.purge_range_rows_statement(named, pk, predicate, (3,), (9,), lock=True),
+        s.chunk_digest_statement(named, pk, predicate, (3,), (9,), 2, lock=True),
         s.invalid_key_count_statement(named, s.invalid_key_condition('k%', None)),
         s.table_stats_statement(named, pk, s.owned_condition('k%', 2, (1,)), columns=['id%', 'k%']),
         s.chunk_bound_statement(named, pk, None, 10),
@@ -330,6 +332,50 @@ def test_owner_check_statements():
         '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (1)) /* smooth.mariadb.shard_purge */')
     delete = s.purge_rows_delete_statement(spec(), ['a', 'b'], predicate, [(1, 'x'), (2, "it's")])
     assert render_statement(*delete).startswith("DELETE FROM `shop`.`orders` WHERE (`a`, `b`) IN ((1, 'x'), (2, 'it")
+
+
+def test_chunk_digest_statements():
+    predicate = s.purge_condition('customer_id', 2, (0,))
+    digest = ("CAST(CONV(LEFT(MD5(CONCAT_WS('|', CONCAT_WS('#', LENGTH(`id`), `id`), "
+              "CONCAT_WS('#', LENGTH(`customer_id`), `customer_id`))), 16), 16, 10) AS UNSIGNED)")
+    node = s.chunk_digest_statement(spec(), ['id'], predicate, (7,), (30,), 2, lock=True)
+    assert render_statement(*node) == (
+        'SELECT MOD(`customer_id`, 2) AS residue, COUNT(*) AS row_count, SUM(%s) AS hash_sum '
+        'FROM `shop`.`orders` FORCE INDEX (PRIMARY) WHERE (`id` > 7) AND (`id` <= 30) AND '
+        '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (0)) GROUP BY residue FOR UPDATE' % digest)
+    owner = s.chunk_digest_statement(spec(), ['id'], s.owned_condition('customer_id', 2, [1]), None, (30,), 2)
+    assert render_statement(*owner) == (
+        'SELECT MOD(`customer_id`, 2) AS residue, COUNT(*) AS row_count, SUM(%s) AS hash_sum '
+        'FROM `shop`.`orders` FORCE INDEX (PRIMARY) WHERE (`id` <= 30) AND '
+        '(`customer_id` IS NOT NULL AND `customer_id` >= 0 AND MOD(`customer_id`, 2) IN (1)) GROUP BY residue' % digest)
+    # The shard key inside the primary key is hashed once, as row_identity names the row.
+    assert s.identity_hash_expression(['a', 'b'], 'b') == s.row_hash_expression(['a', 'b'])
+    rows = s.purge_range_rows_statement(spec(), ['id'], predicate, (7,), (30,), lock=True)
+    assert render_statement(*rows) == (
+        'SELECT `id`, `customer_id` FROM `shop`.`orders` FORCE INDEX (PRIMARY) WHERE (`id` > 7) AND (`id` <= 30) '
+        'AND (`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (0)) ORDER BY `id` FOR UPDATE')
+    assert not render_statement(*s.purge_range_rows_statement(spec(), ['id'], predicate, None, (30,))).endswith(
+        'FOR UPDATE')
+
+
+def test_chunk_digests_reduce_the_sum_modulo_2_64():
+    rows = [dict(residue=1, row_count=2, hash_sum=Decimal(2 ** 64 + 5)), dict(residue=3, row_count=1, hash_sum=7)]
+    assert s.chunk_digests(rows) == {1: (2, 5), 3: (1, 7)}
+    assert s.chunk_digests([]) == {}
+
+
+@pytest.mark.parametrize('node, by_owner, proven', [
+    ({1: (3, 10)}, {0: {1: (3, 10)}}, True),
+    ({}, {}, True),                                  # nothing to delete in the range
+    ({1: (3, 10)}, {0: {1: (3, 11)}}, False),        # another row (primary key or shard key) on the owner
+    ({1: (3, 10)}, {0: {1: (4, 10)}}, False),        # the owner holds more rows in the range
+    ({1: (3, 10)}, {0: {}}, False),                  # the owner holds none
+    ({1: (3, 10), 3: (1, 4)}, {0: {1: (3, 10)}}, False),  # residue 3 has no owner
+    ({1: (3, 10)}, {}, False),                       # the owner was not asked (other column types)
+    ({1: (3, 10), 2: (2, 9)}, {0: {1: (3, 10), 3: (5, 1)}, 1: {2: (2, 9)}}, True),  # owners' other residues
+])
+def test_digests_prove_chunk(node, by_owner, proven):
+    assert s.digests_prove_chunk(node, by_owner, {1: 0, 2: 1}) is proven
 
 
 def test_pk_in_condition_selects_exactly_the_keys():
@@ -662,6 +708,19 @@ def test_lag_tracker_follows_applied_chunks():
     lag, reason = tracker.measure('1-11-11', running_status(), 104.0)
     assert lag == 0.0 and reason == 'every chunk committed here has been applied there; Seconds_Behind_Master 0'
     assert tracker.max_seen == 3.0
+
+
+def test_lag_tracker_bound_without_asking_the_partner():
+    """The lag cannot exceed the age of the oldest chunk not yet seen applied."""
+    tracker = s.LagTracker()
+    assert tracker.bound(100.0) == 0.0
+    tracker.committed('1-11-10', 100.0)
+    tracker.committed('1-11-11', 101.0)
+    assert tracker.bound(101.5) == 1.5
+    tracker.measure('1-11-10', running_status(), 102.0)
+    assert tracker.bound(102.0) == 1.0
+    tracker.measure('1-11-11', running_status(), 102.5)
+    assert tracker.bound(110.0) == 0.0
 
 
 def test_lag_tracker_uses_seconds_behind_master_until_chunks_can_be_followed():

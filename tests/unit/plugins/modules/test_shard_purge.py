@@ -275,10 +275,47 @@ def slave_row(sql_running='Yes', behind=0):
 def test_throttle_goes_on_when_the_partner_keeps_up():
     clock = FakeClock()
     purge = partner_purge(lambda: '1-11-7', slave_row, clock)
-    purge.tracker.committed('1-11-7', clock.now)
+    purge.tracker.committed('1-11-7', clock.now - 0.5)
+    purge.chunk_times = [0.6]
     purge.throttle('shop.orders')
     assert clock.sleeps == [] and purge.paused == 0
-    assert purge.tracker.max_seen == 0.0
+    assert purge.tracker.max_seen == 0.0 and purge.tracker.pending == []
+
+
+def test_throttle_asks_the_partner_only_when_the_lag_could_reach_max_lag():
+    """Chunks committed 0.3 s ago at most, a chunk takes 0.2 s: the lag stays under 1 s without asking."""
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-6', slave_row, clock)
+    purge.tracker.committed('1-11-7', clock.now - 0.3)
+    purge.chunk_times = [0.1, 0.2]
+    purge.throttle('shop.orders')
+    assert purge.partner_session.reads == [] and purge.tracker.max_seen is None
+    clock.now += 0.6  # now 0.9 s + 0.2 s could exceed 1 s: ask
+    purge.partner_session.handlers[0] = ('gtid_slave_pos', lambda sql, params: [{'pos': '1-11-7'}])
+    purge.throttle('shop.orders')
+    assert len(purge.partner_session.reads) == 2 and clock.sleeps == []
+    assert purge.tracker.pending == [] and purge.tracker.max_seen == 0.0
+
+
+def test_throttle_pauses_before_a_chunk_that_would_take_the_lag_past_max_lag():
+    """A lag of 0.7 s is within max_lag 1 s, but the next chunk takes 0.5 s: wait until the partner applied."""
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-7' if clock.now >= 1000.3 else '1-11-6', slave_row, clock)
+    purge.tracker.committed('1-11-7', clock.now - 0.7)
+    purge.chunk_times = [0.5]
+    purge.throttle('shop.orders')
+    assert clock.now >= 1000.3 and clock.sleeps[:2] == [0.02, 0.04]
+    assert purge.tracker.max_seen <= 1.0 and purge.tracker.pending == []
+
+
+def test_throttle_failure_names_the_chunk_time_when_the_lag_itself_is_within_max_lag():
+    clock = FakeClock()
+    purge = partner_purge(lambda: '1-11-6', slave_row, clock, max_pause=0)
+    purge.tracker.committed('1-11-7', clock.now - 0.7)
+    purge.chunk_times = [0.5]
+    with pytest.raises(FailJson) as failure:
+        purge.throttle('shop.orders')
+    assert 'lag 0.7 s (0.5 s more by the end of the next chunk) exceeds max_lag 1.0 s' in failure.value.args[0]['msg']
 
 
 def test_throttle_pauses_until_the_partner_catches_up():
@@ -349,3 +386,188 @@ def test_partner_checks_when_partner_has_no_connection_from_this_node(monkeypatc
 
 def test_spec_tuple_is_shared():
     assert TableSpec._fields == ('name', 'schema', 'table', 'key')
+
+
+# ---------------------------------------------------------------------------
+# Owner check
+# ---------------------------------------------------------------------------
+
+OWNER = dict(residues=[1], login_host='10.0.0.5', login_port=3306, login_user=None, login_password=None,
+             login_unix_socket=None)
+PRED = '(`customer_id` >= 0 AND MOD(`customer_id`, 2) NOT IN (0)) /* smooth.mariadb.shard_purge */'
+
+
+class DeletingSession(FakeSession):
+    """A node session whose DELETEs report scripted affected rows, as the server's reply does."""
+
+    def __init__(self, handlers, affected=(), **kwargs):
+        super(DeletingSession, self).__init__(handlers, **kwargs)
+        self.affected = list(affected)
+        self.last_affected = None
+        self.connection = self
+
+    def execute(self, sql, params=None):
+        super(DeletingSession, self).execute(sql, params)
+        if sql.startswith('DELETE'):
+            self.last_affected = self.affected.pop(0)
+
+    def affected_rows(self):
+        return self.last_affected
+
+
+def owner_purge(monkeypatch, node_handlers, owner_handlers, affected=(), **params):
+    """A purge of shop.orders (chunk ends scripted) with one owner of residue 1, both sessions scripted."""
+    owner = FakeSession(list(owner_handlers) + [('@@GLOBAL.server_id', [{'server_id': 21}])] + ORDERS_INFO)
+    monkeypatch.setattr(mod, 'connect_server', lambda params: 'connection')
+    monkeypatch.setattr(mod, 'SqlSession', lambda connection, read_only=False: owner)
+    node = DeletingSession(list(node_handlers) + ORDERS_INFO + NODE_BASICS, affected=affected,
+                           read_only=params.get('check_mode', False))
+    options = dict(owners=[OWNER], chunk_size=3)
+    options.update(params)
+    return mod.Purge(FakeModule(**options), node, clock=FakeClock()), node, owner
+
+
+def bounds(*uppers):
+    answers = list(uppers)
+    return ('AS chunk', lambda sql, params: [] if answers[0] is None and answers.pop(0) is None
+            else [{'id': answers.pop(0)}])
+
+
+def digests(*answers):
+    answers = [list(answer) for answer in answers]
+    return ('AS hash_sum', lambda sql, params: answers.pop(0))
+
+
+def counts(foreign=3):
+    """Row counts: ``foreign`` rows of other residues before the purge, none after."""
+    seen = []
+
+    def count(sql, params):
+        seen.append(1)
+        return [{'total_rows': 10, 'foreign_rows': foreign if len(seen) == 1 else 0}]
+    return ('AS total_rows', count)
+
+
+GTID = ('last_gtid', [{'gtid': '1-11-60'}])
+
+
+def test_owner_check_deletes_a_chunk_whose_digests_agree_in_one_transaction(monkeypatch):
+    """Per chunk: a locking read of count and hash sum here, the same on the owner, one DELETE of the range."""
+    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]), counts(), GTID]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99 + 2 ** 64}])]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3])
+    result = purge.run()
+    assert result['deleted'] == 3 and result['chunks'] == 1 and result['missing_on_owner'] == []
+    assert node.executed[2:] == [
+        'START TRANSACTION',
+        'DELETE FROM `shop`.`orders` WHERE (`id` <= 14) AND %s' % PRED,
+        'COMMIT',
+    ]
+    locking = [read for read in node.reads if 'hash_sum' in read]
+    assert len(locking) == 1 and locking[0].endswith('(`id` <= 14) AND (`customer_id` >= 0 AND MOD(`customer_id`, 2) '
+                                                     'NOT IN (0)) GROUP BY residue FOR UPDATE')
+    assert not any('ORDER BY `id` FOR UPDATE' in read for read in node.reads)  # no keys shipped
+    asked = [read for read in owner.reads if 'hash_sum' in read]
+    assert len(asked) == 1 and asked[0].endswith('(`id` <= 14) AND (`customer_id` IS NOT NULL AND `customer_id` >= 0 '
+                                                 'AND MOD(`customer_id`, 2) IN (1)) GROUP BY residue')
+    assert result['queries'][-1] == 'DELETE FROM `shop`.`orders` WHERE (`id` <= 14) AND %s' % PRED
+
+
+def test_owner_check_rolls_back_when_a_row_arrived_in_the_range_and_refuses_it(monkeypatch):
+    """Another client inserted order 9 (customer 7) into the chunk after the locking read (READ COMMITTED takes no
+    gap lock): the DELETE reports 4 rows, not the 3 proven. Rolled back; row by row, order 9 is not on its owner."""
+    keys = [{'id': 3, 'customer_id': 1}, {'id': 9, 'customer_id': 7}, {'id': 11, 'customer_id': 3},
+            {'id': 14, 'customer_id': 5}]
+    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]),
+                     ('ORDER BY `id` FOR UPDATE', keys), counts(), GTID]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]),
+                      ('SELECT `id`, `customer_id` FROM', [keys[0], keys[2], keys[3]])]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[4])
+    with pytest.raises(FailJson) as failure:
+        purge.run()
+    result = failure.value.args[0]
+    assert result['msg'].startswith(
+        'Stopped the purge of shop.orders before the chunk from the start up to id = 14 (0 row(s) deleted so far, '
+        'each found on its owner first, are committed) on 10.0.0.1:3306: 1 row(s) it would delete are not found on '
+        'the shard that owns them - shop.orders: 1 row(s) of residue 1 not on their owner 10.0.0.5:3306, first id = 9.')
+    assert node.executed[2:] == [
+        'START TRANSACTION',
+        'DELETE FROM `shop`.`orders` WHERE (`id` <= 14) AND %s' % PRED,
+        'ROLLBACK',
+        'START TRANSACTION',
+        'ROLLBACK',
+    ]
+    assert result['deleted'] == 0 and result['changed'] is False and result['queries_total'] == 2
+    assert result['missing_on_owner'] == [dict(table='shop.orders', key=[9], residue=1, reason='absent',
+                                               owner='10.0.0.5:3306', owner_shard_key=None)]
+
+
+def test_owner_check_compares_row_by_row_when_digests_differ(monkeypatch):
+    """The owner lacks order 11, which the application deleted there: allow_missing_on_owner deletes it, by key."""
+    keys = [{'id': 3, 'customer_id': 1}, {'id': 11, 'customer_id': 3}, {'id': 14, 'customer_id': 5}]
+    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]),
+                     ('ORDER BY `id` FOR UPDATE', keys), counts(), GTID]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 2, 'hash_sum': 60}]),
+                      ('SELECT `id`, `customer_id` FROM', [keys[0], keys[2]])]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3],
+                                     allow_missing_on_owner=True)
+    result = purge.run()
+    assert result['deleted'] == 3
+    assert node.executed[2:] == [
+        'START TRANSACTION',
+        'DELETE FROM `shop`.`orders` WHERE `id` IN (3, 11, 14) AND %s' % PRED,
+        'COMMIT',
+    ]
+    assert [entry['key'] for entry in result['missing_on_owner']] == [[11]]
+
+
+def test_owner_check_fails_and_rolls_back_when_a_delete_by_key_meets_other_rows_than_it_locked(monkeypatch):
+    keys = [{'id': 3, 'customer_id': 1}, {'id': 14, 'customer_id': 5}]
+    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 2, 'hash_sum': 99}]),
+                     ('ORDER BY `id` FOR UPDATE', keys), counts(), GTID]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 3, 'hash_sum': 60}]),
+                      ('SELECT `id`, `customer_id` FROM', keys)]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[1])
+    with pytest.raises(FailJson) as failure:
+        purge.run()
+    assert failure.value.args[0]['msg'].startswith(
+        'Purge of shop.orders on 10.0.0.1:3306: the chunk from the start up to id = 14 would have deleted 1 row(s) '
+        'where 2 were locked and looked up on their owner; rolled back.')
+    assert node.executed[-1] == 'ROLLBACK' and 'COMMIT' not in node.executed
+
+
+def test_owner_check_retries_a_deadlocked_chunk_from_its_locking_read(monkeypatch):
+    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}],
+                                               [{'residue': 1, 'row_count': 3, 'hash_sum': 99}]), counts(), GTID]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}],
+                              [{'residue': 1, 'row_count': 3, 'hash_sum': 99}])]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3])
+    node.fail = {'DELETE': [1213]}
+    result = purge.run()
+    assert result['deleted'] == 3
+    assert node.executed[2:] == [
+        'START TRANSACTION', 'DELETE FROM `shop`.`orders` WHERE (`id` <= 14) AND %s' % PRED, 'ROLLBACK',
+        'START TRANSACTION', 'DELETE FROM `shop`.`orders` WHERE (`id` <= 14) AND %s' % PRED, 'COMMIT']
+    assert len([read for read in node.reads if read.endswith('FOR UPDATE')]) == 2
+
+
+def test_owner_check_in_check_mode_compares_every_chunk_without_locking(monkeypatch):
+    """Chunk 1 agrees by digest; chunk 2 does not, and row by row order 21 (customer 9) is another row on the owner."""
+    keys = [{'id': 17, 'customer_id': 1}, {'id': 21, 'customer_id': 9}]
+    node_handlers = [bounds(14, 21, None),
+                     digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}],
+                             [{'residue': 1, 'row_count': 2, 'hash_sum': 5}]),
+                     ('ORDER BY `id`', keys), ('AS total_rows', [{'total_rows': 10, 'foreign_rows': 5}])]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}],
+                              [{'residue': 1, 'row_count': 2, 'hash_sum': 6}]),
+                      ('SELECT `id`, `customer_id` FROM', [keys[0], {'id': 21, 'customer_id': 3}])]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, check_mode=True)
+    purge.module.check_mode = True
+    with pytest.raises(FailJson) as failure:
+        purge.run()
+    result = failure.value.args[0]
+    assert result['msg'].startswith('Refusing to purge (check mode, nothing was deleted) on 10.0.0.1:3306: 1 row(s)')
+    assert 'first id = 21 (customer_id 3 there)' in result['msg']
+    assert node.executed == [] and not any('FOR UPDATE' in read for read in node.reads)
+    assert len([read for read in node.reads if 'ORDER BY `id`' in read and 'AS chunk' not in read]) == 1
+    assert result['tables']['shop.orders']['missing_on_owner'] == 1
