@@ -30,7 +30,7 @@ LAB_FULL_IMAGE="localhost/smooth-mariadb-lab:${LAB_SUITE}"
 # netavark and aardvark-dns are only recommended by podman: without them podman
 # falls back to CNI, whose internal bridges this machine cannot reach.
 LAB_APT_PACKAGES=(podman runc netavark aardvark-dns iptables debootstrap openssh-client iproute2
-  mariadb-server mariadb-client mariadb-backup)
+  mariadb-server mariadb-client mariadb-backup percona-toolkit)
 # Packages of the image every host starts from (the "base" image), and those
 # added for the prebuilt "full" image used by fast scenarios.
 LAB_IMAGE_BASE_PACKAGES=(systemd systemd-sysv dbus python3 python3-apt openssh-server iproute2 procps ca-certificates less)
