@@ -216,6 +216,9 @@ def cleanup_settings(variables):
         flags[name] = _flag(values[name])
         if flags[name] is None:
             problems.append('%s must be true or false, got %r' % (name, values[name]))
+    if flags['smooth_purge_allow_missing_on_owner'] and flags['smooth_binlog_check'] is False:
+        problems.append('smooth_purge_allow_missing_on_owner=true needs smooth_binlog_check=true: it deletes only rows '
+                        'the owner deleted since the split, read from its binary log')
     settings = dict(
         tables=[dict(name=spec.name, key=spec.key) for spec in specs],
         chunk_size=chunk_size,
@@ -704,6 +707,26 @@ def keys_missing_on_owners(rows, pk, key, modulus, owner_of_residue, held_by_own
         if owner is None or held.get(values) != shard_key:
             missing.append((values, residue, owner, held.get(values)))
     return missing
+
+
+def parse_deleted_rows(rows):
+    """The rows owners deleted since the split (shard_binlog_check mode=owner_deletes), for the purge.
+
+    ``rows`` is a list of ``{table, key, shard_key}`` (or None). Returns ``(identities, problems)``:
+    a frozenset of ``(table, primary key values as JSON data, shard key)``.
+    """
+    identities = set()
+    problems = []
+    for index, row in enumerate(rows or []):
+        key = row.get('key') if isinstance(row, dict) else None
+        shard_key = row.get('shard_key') if isinstance(row, dict) else None
+        if (not isinstance(row, dict) or not isinstance(row.get('table'), str) or not isinstance(key, list) or not key
+                or not isinstance(shard_key, int) or isinstance(shard_key, bool)):
+            problems.append('deleted_on_owner[%d] must be {table, key (a list of primary key values), shard_key (an '
+                            'integer)}, got %r' % (index, row))
+            continue
+        identities.add((row['table'], tuple(json_value(value) for value in key), shard_key))
+    return frozenset(identities), problems
 
 
 def count_statement(spec, owned):

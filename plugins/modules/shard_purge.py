@@ -266,12 +266,22 @@ options:
         type: str
   allow_missing_on_owner:
     description:
-      - With O(owners), also delete rows their owner has no row for (no row with that primary key); they are
-        still listed in RV(missing_on_owner). Only for rows known to have been deleted on the owner on purpose.
-      - Never deletes a row of a residue no owner covers, nor a row whose primary key the owner holds with
-        another shard key (another row); those always stop the purge.
+      - With O(owners), also delete rows their owner no longer holds because it deleted them since the split
+        (listed in O(deleted_on_owner), which this option needs); they are still listed in RV(missing_on_owner)
+        with reason V(deleted).
+      - Never deletes a row the owner never deleted (reason V(absent)), a row of a residue no owner covers, nor a
+        row whose primary key the owner holds with another shard key (another row); those always stop the purge.
     type: bool
     default: false
+  deleted_on_owner:
+    description:
+      - The rows the owners deleted since the split, each with C(table), C(key) (primary key values) and
+        C(shard_key), as M(smooth.mariadb.shard_binlog_check) returns them with
+        O(smooth.mariadb.shard_binlog_check#module:mode=owner_deletes) (RV(smooth.mariadb.shard_binlog_check#module:deleted_rows)).
+      - A row missing on its owner is one of them (reason V(deleted)) only with the same table, primary key and
+        shard key.
+    type: list
+    elements: dict
   allow_delete_triggers:
     description:
       - Purge tables that have a C(DELETE) trigger. Such a trigger runs for every purged row and may change
@@ -460,8 +470,10 @@ missing_on_owner:
   description:
     - With O(owners) - the first rows (at most 5) found missing on their owner, each with C(table), C(key)
       (primary key values), C(residue), C(owner) (null for a residue no owner covers), C(reason) (V(absent) - the
-      owner has no row with that primary key; V(other_row) - the owner's row with that primary key has another
-      shard key, C(owner_shard_key); V(no_owner) - no owner covers the residue).
+      owner has no row with that primary key and did not delete it since the split, as far as
+      O(deleted_on_owner) tells; V(deleted) - the owner deleted it since the split (O(deleted_on_owner));
+      V(other_row) - the owner's row with that primary key has another shard key, C(owner_shard_key);
+      V(no_owner) - no owner covers the residue).
   returned: always
   type: list
   elements: dict
@@ -566,6 +578,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     read_table_info,
     read_wsrep_on,
     row_identity,
+    parse_deleted_rows,
     server_params,
     shorten_statement,
 )
@@ -617,6 +630,7 @@ def argument_spec():
         )),
         owners=owners_argument_spec(),
         allow_missing_on_owner=dict(type='bool', default=False),
+        deleted_on_owner=dict(type='list', elements='dict'),
         allow_delete_triggers=dict(type='bool', default=False),
         binlog=dict(type='bool', default=True),
         lock_wait_timeout=dict(type='int', default=10),
@@ -741,6 +755,12 @@ class Purge(object):
         self.owner_of_residue, owner_problems = parse_owners(params['owners'], params['modulus'],
                                                              params['owned_residues'])
         problems.extend(owner_problems)
+        self.owner_deleted, deleted_problems = parse_deleted_rows(params['deleted_on_owner'])
+        problems.extend(deleted_problems)
+        if params['allow_missing_on_owner'] and params['deleted_on_owner'] is None:
+            problems.append('allow_missing_on_owner needs deleted_on_owner: the rows the owner deleted since the '
+                            'split (smooth.mariadb.shard_binlog_check mode=owner_deletes on the owner), so that only '
+                            'those are deleted here')
         self.specs = specs
         self.spec_of = dict((spec.name, spec) for spec in specs)
         return peers, problems
@@ -1056,7 +1076,12 @@ class Purge(object):
             owned = owned_condition(spec.key, modulus, owner['residues'])
             sql, sql_params = owner_keys_statement(spec, pk, owned, lower, upper)
             held[index] = dict(row_identity(row, pk, spec.key) for row in owner['session'].fetch_all(sql, sql_params))
-        return keys, keys_missing_on_owners(rows, pk, spec.key, modulus, self.owner_of_residue, held)
+        shard_keys = dict(row_identity(row, pk, spec.key) for row in rows)
+        return keys, [(values, residue, owner, owner_key,
+                       owner is not None and owner_key is None
+                       and (spec.name, tuple(json_key(values)), shard_keys[values]) in self.owner_deleted)
+                      for values, residue, owner, owner_key in keys_missing_on_owners(
+                          rows, pk, spec.key, modulus, self.owner_of_residue, held)]
 
     def checked_delete(self, spec, lower, upper):
         """With owners: delete the rows of (lower, upper] proven on their owner, in one transaction.
@@ -1148,19 +1173,20 @@ class Purge(object):
         self.too_many_chunks(spec, max_chunks)
 
     def blocks(self, found):
-        """Whether a row of ``found`` may not be deleted: only a row absent on its owner may be, and only with
-        allow_missing_on_owner; never a row of a residue no owner covers, nor one whose primary key the
-        owner holds for another row (another shard key)."""
-        return any(owner is None or owner_key is not None or not self.params['allow_missing_on_owner']
-                   for dummy, dummy_residue, owner, owner_key in found)
+        """Whether a row of ``found`` may not be deleted: only a row its owner deleted since the split may be,
+        and only with allow_missing_on_owner; never a row the owner never had, a row of a residue no owner
+        covers, nor one whose primary key the owner holds for another row (another shard key)."""
+        return any(not (deleted_there and self.params['allow_missing_on_owner'])
+                   for dummy, dummy_residue, dummy_owner, dummy_key, deleted_there in found)
 
     def note_missing(self, table, found):
         """Count the rows of ``found`` (from rows_on_owners) by reason and keep the first keys of each group.
 
         Returns whether one of them may not be deleted (see blocks).
         """
-        for key, residue, owner, owner_key in found:
-            reason = 'no_owner' if owner is None else ('absent' if owner_key is None else 'other_row')
+        for key, residue, owner, owner_key, deleted_there in found:
+            reason = ('no_owner' if owner is None else 'other_row' if owner_key is not None
+                      else 'deleted' if deleted_there else 'absent')
             group = self.missing.setdefault((table, residue, -1 if owner is None else owner, reason), [0, []])
             group[0] += 1
             if len(group[1]) < MISSING_SHOWN:
@@ -1178,6 +1204,10 @@ class Purge(object):
                 where = 'which none of the owners given holds'
             elif reason == 'absent':
                 where = 'not on their owner %s' % self.owners[owner]['target']
+                if self.params['deleted_on_owner'] is not None:
+                    where += ', which did not delete them since the split either'
+            elif reason == 'deleted':
+                where = 'deleted on their owner %s since the split' % self.owners[owner]['target']
             else:
                 where = ('whose primary key the owner %s holds for another row (another %s): ids handed out on '
                          'both shards since the split' % (self.owners[owner]['target'], key_column))
@@ -1191,9 +1221,9 @@ class Purge(object):
                 'may have written them after the split. Find and stop it, copy these rows to their owner (same '
                 'primary key and shard key; a row whose primary key the owner already uses for another row needs '
                 'a new primary key there, and the application must learn it), then run again. If the application '
-                'itself deleted them on the owner, allow_missing_on_owner=true deletes those that are absent there; '
-                'it never deletes a row of a residue no owner covers, nor one whose primary key the owner uses for '
-                'another row.'
+                'itself deleted them on the owner, allow_missing_on_owner=true deletes those the owner deleted since '
+                'the split (deleted_on_owner, read from its binary log); it never deletes a row the owner never had, '
+                'a row of a residue no owner covers, nor one whose primary key the owner uses for another row.'
                 % (what, self.node, self.missing_total, '; '.join(parts)))
 
     def too_many_chunks(self, spec, max_chunks):

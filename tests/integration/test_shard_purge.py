@@ -411,9 +411,21 @@ def test_owner_check_refuses_rows_the_owner_does_not_hold_and_deletes_only_rows_
     assert again['failed'] is True
     assert '1 row(s) it would delete' in again['msg'] and 'first id = 3' in again['msg']
 
-    allowed = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True))
+    # allow_missing_on_owner needs the rows the owner deleted since the split, and deletes only those.
+    unlisted = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True))
+    assert unlisted['failed'] is True
+    assert 'allow_missing_on_owner needs deleted_on_owner: the rows the owner deleted since the split' in unlisted['msg']
+    never = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True, deleted_on_owner=[
+        dict(table='%s.accounts' % db, key=[3], shard_key=6)]))
+    assert never['failed'] is True and count(a, 'SELECT COUNT(*) FROM %s.accounts WHERE id = 3' % db) == 1
+    assert ('%s.accounts: 1 row(s) of residue 0 not on their owner 127.0.0.1:%d, which did not delete them since '
+            'the split either, first id = 3' % (db, b.port)) in never['msg'], never['msg']
+    allowed = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True, deleted_on_owner=[
+        dict(table='%s.accounts' % db, key=[3], shard_key=3)]))
     assert allowed.get('failed') is not True, allowed['msg']
-    assert allowed['deleted'] + stopped['deleted'] == foreign['orders'] + foreign['items'] + foreign['accounts'] + 1
+    assert [(m['key'], m['reason']) for m in allowed['missing_on_owner']] == [([3], 'deleted')]
+    assert allowed['deleted'] + never['deleted'] + stopped['deleted'] == (
+        foreign['orders'] + foreign['items'] + foreign['accounts'] + 1)
     for table, key in (('orders', 'customer_id'), ('items', 'order_id'), ('accounts', 'id')):
         assert count(a, 'SELECT COUNT(*) FROM %s.%s WHERE MOD(%s, 3) <> 1' % (db, table, key)) == 0
     assert any('IN (' in query for query in allowed['queries'])
@@ -491,7 +503,8 @@ def test_owner_check_compares_the_shard_key_and_allow_missing_deletes_only_absen
     orders_only = dict(tables=['%s.orders' % db])
 
     for allow in (False, True):
-        checked = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=allow, **orders_only),
+        deleted = dict(deleted_on_owner=[]) if allow else {}
+        checked = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=allow, **dict(orders_only, **deleted)),
                           check=True)
         assert checked['failed'] is True, allow
         assert ('%s.orders: 1 row(s) of residue 2 whose primary key the owner 127.0.0.1:%d holds for another row '
@@ -499,7 +512,7 @@ def test_owner_check_compares_the_shard_key_and_allow_missing_deletes_only_absen
                 '(customer_id 8 there)' % (db, b.port)) in checked['msg'], checked['msg']
         assert checked['missing_on_owner'] == [dict(table='%s.orders' % db, key=[1001], residue=2, reason='other_row',
                                                     owner='127.0.0.1:%d' % b.port, owner_shard_key=8)]
-        real = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=allow, **orders_only))
+        real = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=allow, **dict(orders_only, **deleted)))
         assert real['failed'] is True
         assert count(a, "SELECT COUNT(*) FROM %s.orders WHERE id = 1001 AND note = 'stray'" % db) == 1
 
@@ -510,12 +523,12 @@ def test_owner_check_compares_the_shard_key_and_allow_missing_deletes_only_absen
     before = count(a, residue_2)
     assert before >= 1
     uncovered = ansible(MODULE, purge_args(a, db, owners=[owner_args(b, [0])], allow_missing_on_owner=True,
-                                           **orders_only), check=True)
+                                           deleted_on_owner=[], **orders_only), check=True)
     assert uncovered['failed'] is True
     assert 'of residue 2 which none of the owners given holds' in uncovered['msg']
     assert {entry['reason'] for entry in uncovered['missing_on_owner']} == {'no_owner'}
     real = ansible(MODULE, purge_args(a, db, owners=[owner_args(b, [0])], allow_missing_on_owner=True,
-                                      **orders_only))
+                                      deleted_on_owner=[], **orders_only))
     assert real['failed'] is True
     assert count(a, residue_2) == before
 

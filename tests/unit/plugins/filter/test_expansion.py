@@ -703,6 +703,9 @@ def test_cleanup_settings_accept_extra_vars_given_as_text():
      'table a.b: no key column; give key for the table or smooth_shard_key_column for all'),
     ({'smooth_sharded_tables': 'a.b'}, 'smooth_sharded_tables must be a list'),
     ({'smooth_sharded_tables': []}, 'no table given: list at least one table in smooth_sharded_tables'),
+    ({'smooth_purge_allow_missing_on_owner': True, 'smooth_binlog_check': False},
+     'smooth_purge_allow_missing_on_owner=true needs smooth_binlog_check=true: it deletes only rows the owner deleted '
+     'since the split, read from its binary log'),
 ])
 def test_cleanup_settings_refusals_name_the_inventory_variable(variables, said):
     values = {'smooth_sharded_tables': [{'name': 'a.b', 'key': 'k'}]}

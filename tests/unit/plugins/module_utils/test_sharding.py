@@ -843,3 +843,14 @@ def test_statements_are_shortened_for_results_and_messages():
     for dummy in range(5):
         log.add(statement, table='a.b')
     assert all(len(line) < 340 for line in log.summary())
+
+
+def test_parse_deleted_rows():
+    rows = [dict(table='a.b', key=[1], shard_key=7), dict(table='a.b', key=[2, 'x'], shard_key=8)]
+    assert s.parse_deleted_rows(rows) == (frozenset([('a.b', (1,), 7), ('a.b', (2, 'x'), 8)]), [])
+    assert s.parse_deleted_rows(None) == (frozenset(), [])
+    identities, problems = s.parse_deleted_rows([dict(table='a.b', key=1, shard_key=7), 'a.b',
+                                                 dict(table='a.b', key=[1], shard_key='7')])
+    assert identities == frozenset() and len(problems) == 3
+    assert problems[0] == ("deleted_on_owner[0] must be {table, key (a list of primary key values), shard_key (an "
+                           "integer)}, got {'table': 'a.b', 'key': 1, 'shard_key': 7}")

@@ -510,7 +510,8 @@ def test_owner_check_compares_row_by_row_when_digests_differ(monkeypatch):
     owner_handlers = [digests([{'residue': 1, 'row_count': 2, 'hash_sum': 60}]),
                       ('SELECT `id`, `customer_id` FROM', [keys[0], keys[2]])]
     purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3],
-                                     allow_missing_on_owner=True)
+                                     allow_missing_on_owner=True,
+                                     deleted_on_owner=[dict(table='shop.orders', key=[11], shard_key=3)])
     result = purge.run()
     assert result['deleted'] == 3
     assert node.executed[2:] == [
@@ -518,7 +519,36 @@ def test_owner_check_compares_row_by_row_when_digests_differ(monkeypatch):
         'DELETE FROM `shop`.`orders` WHERE `id` IN (3, 11, 14) AND %s' % PRED,
         'COMMIT',
     ]
-    assert [entry['key'] for entry in result['missing_on_owner']] == [[11]]
+    assert [(entry['key'], entry['reason']) for entry in result['missing_on_owner']] == [([11], 'deleted')]
+
+
+@pytest.mark.parametrize('deleted', [[], [dict(table='shop.orders', key=[11], shard_key=7)],
+                                     [dict(table='shop.items', key=[11], shard_key=3)]])
+def test_allow_missing_on_owner_keeps_a_row_the_owner_did_not_delete_since_the_split(monkeypatch, deleted):
+    """Order 11 (customer 3) is absent on the owner, but the owner's binary log has no delete of that row
+    (same table, primary key and shard key): it never reached the owner, so it stays and the purge stops."""
+    keys = [{'id': 3, 'customer_id': 1}, {'id': 11, 'customer_id': 3}, {'id': 14, 'customer_id': 5}]
+    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]),
+                     ('ORDER BY `id` FOR UPDATE', keys), counts(), GTID]
+    owner_handlers = [digests([{'residue': 1, 'row_count': 2, 'hash_sum': 60}]),
+                      ('SELECT `id`, `customer_id` FROM', [keys[0], keys[2]])]
+    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3],
+                                     allow_missing_on_owner=True, deleted_on_owner=deleted)
+    with pytest.raises(FailJson) as failure:
+        purge.run()
+    result = failure.value.args[0]
+    assert 'not on their owner 10.0.0.5:3306, which did not delete them since the split either, first id = 11' \
+        in result['msg'], result['msg']
+    assert [(entry['key'], entry['reason']) for entry in result['missing_on_owner']] == [([11], 'absent')]
+    assert 'COMMIT' not in node.executed and not any(q.startswith('DELETE') for q in node.executed)
+
+
+def test_allow_missing_on_owner_needs_the_owners_deletes(monkeypatch):
+    purge, node, owner = owner_purge(monkeypatch, [], [], allow_missing_on_owner=True)
+    with pytest.raises(FailJson) as failure:
+        purge.run()
+    assert 'allow_missing_on_owner needs deleted_on_owner: the rows the owner deleted since the split' \
+        in failure.value.args[0]['msg']
 
 
 def test_owner_check_fails_and_rolls_back_when_a_delete_by_key_meets_other_rows_than_it_locked(monkeypatch):
