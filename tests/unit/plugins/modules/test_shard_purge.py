@@ -502,16 +502,20 @@ def test_owner_check_rolls_back_when_a_row_arrived_in_the_range_and_refuses_it(m
                                                owner='10.0.0.5:3306', owner_shard_key=None)]
 
 
-def test_owner_check_compares_row_by_row_when_digests_differ(monkeypatch):
-    """The owner lacks order 11, which the application deleted there: allow_missing_on_owner deletes it, by key."""
+def order_11_missing_on_owner(monkeypatch, **params):
+    """A chunk of orders 3, 11 and 14 (customers 1, 3, 5) whose owner lacks order 11: the digests differ."""
     keys = [{'id': 3, 'customer_id': 1}, {'id': 11, 'customer_id': 3}, {'id': 14, 'customer_id': 5}]
     node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]),
                      ('ORDER BY `id` FOR UPDATE', keys), counts(), GTID]
     owner_handlers = [digests([{'residue': 1, 'row_count': 2, 'hash_sum': 60}]),
                       ('SELECT `id`, `customer_id` FROM', [keys[0], keys[2]])]
-    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3],
-                                     allow_missing_on_owner=True,
-                                     deleted_on_owner=[dict(table='shop.orders', key=[11], shard_key=3)])
+    return owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3], **params)
+
+
+def test_owner_check_compares_row_by_row_when_digests_differ(monkeypatch):
+    """The owner lacks order 11, which the application deleted there: allow_missing_on_owner deletes it, by key."""
+    purge, node, owner = order_11_missing_on_owner(
+        monkeypatch, allow_missing_on_owner=True, deleted_on_owner=[dict(table='shop.orders', key=[11], shard_key=3)])
     result = purge.run()
     assert result['deleted'] == 3
     assert node.executed[2:] == [
@@ -527,13 +531,7 @@ def test_owner_check_compares_row_by_row_when_digests_differ(monkeypatch):
 def test_allow_missing_on_owner_keeps_a_row_the_owner_did_not_delete_since_the_split(monkeypatch, deleted):
     """Order 11 (customer 3) is absent on the owner, but the owner's binary log has no delete of that row
     (same table, primary key and shard key): it never reached the owner, so it stays and the purge stops."""
-    keys = [{'id': 3, 'customer_id': 1}, {'id': 11, 'customer_id': 3}, {'id': 14, 'customer_id': 5}]
-    node_handlers = [bounds(14, None), digests([{'residue': 1, 'row_count': 3, 'hash_sum': 99}]),
-                     ('ORDER BY `id` FOR UPDATE', keys), counts(), GTID]
-    owner_handlers = [digests([{'residue': 1, 'row_count': 2, 'hash_sum': 60}]),
-                      ('SELECT `id`, `customer_id` FROM', [keys[0], keys[2]])]
-    purge, node, owner = owner_purge(monkeypatch, node_handlers, owner_handlers, affected=[3],
-                                     allow_missing_on_owner=True, deleted_on_owner=deleted)
+    purge, node, owner = order_11_missing_on_owner(monkeypatch, allow_missing_on_owner=True, deleted_on_owner=deleted)
     with pytest.raises(FailJson) as failure:
         purge.run()
     result = failure.value.args[0]
