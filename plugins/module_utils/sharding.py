@@ -413,6 +413,15 @@ def qualified(spec):
     return '%s.%s' % (sql_identifier(spec.schema), sql_identifier(spec.table))
 
 
+def delete_privilege_statement(spec):
+    """A statement the server refuses unless the session may DELETE from the table; it deletes nothing.
+
+    ``EXPLAIN DELETE`` is checked for privileges like the DELETE itself, but only
+    plans it: the dry run proves that the real run may delete.
+    """
+    return 'EXPLAIN DELETE FROM %s WHERE FALSE' % qualified(spec), ()
+
+
 def owned_condition(key, modulus, residues):
     """``(sql, params)`` true for rows owned by (modulus, residues); never NULL.
 

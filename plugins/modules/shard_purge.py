@@ -546,6 +546,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     check_interlock,
     chunk_digest_statement,
     chunk_digests,
+    delete_privilege_statement,
     connect_server,
     count_statement,
     describe_pk,
@@ -770,6 +771,11 @@ class Purge(object):
                                                                  self.params['allow_delete_triggers'])
         for spec in usable:
             info = self.infos[spec.name]
+            try:
+                self.session.fetch_all(*delete_privilege_statement(spec))
+            except MariaDBQueryError as exc:
+                problems.append('the login account may not delete from %s: %s (grant it DELETE on the table)'
+                                % (spec.name, exc.message))
             warning = non_transactional_warning(spec, info)
             if warning:
                 self.module.warn(warning)

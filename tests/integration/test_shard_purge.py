@@ -742,3 +742,26 @@ def test_foreign_key_that_does_not_carry_the_shard_key_is_refused(ansible, serve
         assert ('does not map the shard key id of %s.child onto the shard key account_no of %s.parent: a child row '
                 'can live on another shard than its parent' % (db, db)) in refused['msg']
         assert count(a, 'SELECT COUNT(*) FROM %s.child' % db) == 80
+
+
+def test_an_account_without_delete_is_refused_in_check_mode_as_in_the_real_run(ansible, servers, shard_db):
+    """Check mode used to pass for an account that may only read: the real run then failed at its first
+    DELETE, after the cleanup mark. EXPLAIN DELETE proves the privilege without deleting."""
+    a = servers.a
+    db = shard_db
+    a.setup_sql(["CREATE USER IF NOT EXISTS 'purge_ro'@'%' IDENTIFIED BY 'ro-Secret-1'",
+                 "GRANT SELECT ON %s.* TO 'purge_ro'@'%%'" % db,
+                 "GRANT DELETE ON %s.items TO 'purge_ro'@'%%'" % db,
+                 "GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.* TO 'purge_ro'@'%'"])
+    try:
+        args = purge_args(a, db, login_user='purge_ro', login_password='ro-Secret-1')
+        for check in (True, False):
+            refused = ansible(MODULE, args, check=check)
+            assert refused['failed'] is True, refused
+            assert 'the login account may not delete from %s.orders: (1142) DELETE command denied' % db \
+                in refused['msg'], refused['msg']
+            assert 'may not delete from %s.accounts' % db in refused['msg']
+            assert 'may not delete from %s.items' % db not in refused['msg']
+        assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+    finally:
+        a.setup_sql(["DROP USER IF EXISTS 'purge_ro'@'%'"])

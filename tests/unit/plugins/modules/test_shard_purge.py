@@ -89,6 +89,7 @@ NODE_BASICS = [
     ('information_schema.PROCESSLIST', []),
     ('USER_PRIVILEGES', [{'privilege': 'PROCESS'}]),
     ("LIKE 'wsrep_on'", [{'Variable_name': 'wsrep_on', 'Value': 'OFF'}]),
+    ('EXPLAIN DELETE', []),
 ]
 
 
@@ -599,3 +600,20 @@ def test_owner_check_in_check_mode_compares_every_chunk_without_locking(monkeypa
     assert node.executed == [] and not any('FOR UPDATE' in read for read in node.reads)
     assert len([read for read in node.reads if 'ORDER BY `id`' in read and 'AS chunk' not in read]) == 1
     assert result['tables']['shop.orders']['missing_on_owner'] == 1
+
+
+def test_a_table_the_account_may_not_delete_from_is_refused_before_anything_also_in_check_mode():
+    """The dry run must prove the real run: EXPLAIN DELETE is checked for the DELETE privilege like the DELETE."""
+    def denied(sql, params):
+        assert sql == 'EXPLAIN DELETE FROM `shop`.`orders` WHERE FALSE'
+        raise MariaDBQueryError(sql, "(1142) DELETE command denied to user 'ro'@'localhost' for table `shop`.`orders`",
+                                errno=1142)
+    for check_mode in (True, False):
+        session = node_session([('EXPLAIN DELETE', denied)], read_only=check_mode)
+        purge = mod.Purge(FakeModule(check_mode=check_mode), session, clock=FakeClock())
+        with pytest.raises(FailJson) as failure:
+            purge.run()
+        msg = failure.value.args[0]['msg']
+        assert msg.startswith('Refusing to purge on 10.0.0.1:3306, nothing was deleted. 1 problem(s): (1) the login '
+                              'account may not delete from shop.orders: (1142) DELETE command denied'), msg
+        assert msg.endswith('(grant it DELETE on the table).') and session.executed == []
