@@ -24,7 +24,9 @@ a rollback refuses any delete of a row the node no longer owns, marked or not.
 from __future__ import annotations
 
 import datetime
+import json
 import time
+from decimal import Decimal
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import to_text
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import PURGE_MARK, describe_pk, json_value
@@ -110,8 +112,14 @@ class WriteCollector(object):
             if residue is None:
                 return  # a row of no shard (NULL or negative key) is no row of the owner
             self.deleted.pop(ident, None)
+            if kind == 'insert':
+                self.inserted.add(ident)
             if kind == 'delete':
                 self.counts[kind] += 1
+                if ident in self.inserted:
+                    # Born on the owner since the split: this node cannot hold it, unless a stray writer
+                    # inserted the same identity here - never a row to delete for the owner's sake.
+                    return
                 if ident not in self.deleted and len(self.deleted) >= self.limit:
                     self.overflow = True
                     return
@@ -158,6 +166,7 @@ class WriteCollector(object):
 
 def shown(entry):
     """An entry for the module's result: values of a purged row as JSON can carry them."""
+    entry = dict(entry, key=[json_value(value) for value in entry['key']])
     if entry.get('purged_image') is None:
         return entry
     return dict(entry, purged_image=dict((to_text(name), json_value(value))
@@ -196,7 +205,33 @@ def carried_over(entry, node_row, owner_row, key_column=None):
     if owner_row is None:
         return False
     names = entry['columns'] if entry['columns'] is not None else list(node_row)
-    return all(column_value(node_row, name) == column_value(owner_row, name) for name in names)
+    return all(comparable(column_value(node_row, name)) == comparable(column_value(owner_row, name)) for name in names)
+
+
+def comparable(value):
+    """A column value in one form whichever driver read it: the binary log reader (mysql-replication: bytes
+    for BLOB and TEXT, a set for SET, parsed JSON, single-precision floats) or PyMySQL (str, 'a,b', text)."""
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode('utf-8')
+        except UnicodeDecodeError:
+            return '0x' + bytes(value).hex()
+    if isinstance(value, (set, frozenset)):
+        return ','.join(sorted(to_text(item) for item in value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, str) and value[:1] in ('{', '['):
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+    if isinstance(value, float):
+        return float('%.6g' % value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), 'f')
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time, datetime.timedelta)):
+        return str(value)
+    return value
 
 
 def row_values(entry, node_row):

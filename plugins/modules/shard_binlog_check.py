@@ -142,7 +142,8 @@ notes:
   - Needs the Python package C(mysql-replication) (1.0 or later) where the module runs - usually the controller
     (with C(delegate_to) C(localhost)), connecting to the node over TCP. The login account needs C(REPLICATION SLAVE)
     and C(SELECT) on the tables (the reader reads their column names from C(information_schema)).
-  - Needs C(binlog_format=ROW). Writes in a binary log that was purged (C(expire_logs_days),
+  - Needs C(binlog_format=ROW). O(mode=cleanup) needs C(binlog_annotate_row_events=ON) (the default), which keeps the
+    statement - and the purge's mark - beside its row events; the module refuses without it. Writes in a binary log that was purged (C(expire_logs_days),
     C(PURGE BINARY LOGS)) cannot be read; the module then fails with the server's message.
   - A write made after the read (between this check and the purge) is not seen by it; the purge's owner check still
     stops at a row the owner lacks. Run the check again after the purge (as C(smooth.mariadb.expand_2n) does) - a
@@ -221,6 +222,12 @@ until:
   description: The binary log file and offset it was read to (the end of the binary log when the module started).
   returned: success
   type: str
+end_gtid_pos:
+  description:
+    - The node's C(gtid_binlog_pos) read just before that end - a later check with O(since) set to it reads
+      everything this one did not (C(expand_2n.yml) checks the purge's window so).
+  returned: success
+  type: str
 elapsed:
   description: Seconds the read of the binary log took.
   returned: success
@@ -250,6 +257,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     mariadb_common_argument_spec,
     mariadb_connect,
     mask_secrets,
+    to_int,
     to_text,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.schema import read_tables
@@ -399,6 +407,16 @@ def main():
         except MariaDBConnectError as exc:
             module.fail_json(msg=str(exc), **result)
         collector = WriteCollector(params['mode'])
+        settings = session.fetch_one('SELECT @@GLOBAL.gtid_binlog_pos AS pos, '
+                                     '@@GLOBAL.binlog_annotate_row_events AS annotate')
+        if params['mode'] == 'cleanup' and not to_int(settings['annotate']):
+            module.fail_json(msg='binlog_annotate_row_events is OFF on %s: the purge marks its deletes in the '
+                                 'statement that the binary log keeps only with it ON, so they could not be told '
+                                 'apart from a forgotten writer\'s. Set it ON (SET GLOBAL '
+                                 'binlog_annotate_row_events = ON, and in the server configuration) before the '
+                                 'cleanup. Nothing was deleted.' % target, **result)
+        # Read before the end position below: a check from end_gtid_pos leaves no gap after this one.
+        result['end_gtid_pos'] = to_text(settings['pos'])
         status = session.fetch_one('SHOW MASTER STATUS')
         if status is None:
             module.fail_json(msg='Binary logging is off on %s: there is no binary log to read' % target, **result)

@@ -233,6 +233,11 @@ def test_a_stray_update_the_purge_deleted_is_found_with_its_values(ansible, serv
     after = ansible(MODULE, check_args(a, db, since, owners=owners))
     assert after['failed'] is True, after
     assert [(w['kind'], w['key'], w['by_purge']) for w in after['writes']] == [('update', [victim], True)]
+    # Read from where the check before the purge ended (as expand_2n.yml does): the same finding.
+    window = ansible(MODULE, check_args(a, db, before['end_gtid_pos'], owners=owners))
+    assert window['failed'] is True and window['since'] == before['end_gtid_pos']
+    assert [(w['kind'], w['key'], w['by_purge']) for w in window['writes']] == [('update', [victim], True)]
+    assert window['purge_deletes'] == purged['deleted']
     assert after['writes'][0]['purged_image']['amount'] == 250
     assert 'update of %s.orders id = %d in GTID ' % (db, victim) in after['msg']
     assert ', then deleted by the purge in GTID ' in after['msg'] and 'amount=250' in after['msg']
@@ -241,3 +246,21 @@ def test_a_stray_update_the_purge_deleted_is_found_with_its_values(ansible, serv
     settled = ansible(MODULE, check_args(a, db, since, owners=owners))
     assert settled.get('failed') is not True, settled.get('msg')
     assert (settled['settled_rows'], settled['purge_deletes']) == (1, purged['deleted'])
+
+
+def test_the_cleanup_check_needs_annotated_row_events(ansible, servers, shard_db):
+    """Without binlog_annotate_row_events the purge's mark is not in the binary log: its deletes would look
+    like a forgotten writer's, and the check after the purge would refuse them all. Refused up front."""
+    a = servers.a
+    db = shard_db
+    a.setup_sql(['SET GLOBAL binlog_annotate_row_events = OFF'])
+    try:
+        refused = ansible(MODULE, check_args(a, db, position(a)))
+        assert refused['failed'] is True
+        assert refused['msg'].startswith('binlog_annotate_row_events is OFF on 127.0.0.1:%d: the purge marks its '
+                                         'deletes' % a.port), refused['msg']
+        # A rollback counts every delete, marked or not: it does not need the marks.
+        rollback = ansible(MODULE, check_args(a, db, position(a), mode='rollback'))
+        assert rollback.get('failed') is not True, rollback.get('msg')
+    finally:
+        a.setup_sql(['SET GLOBAL binlog_annotate_row_events = ON'])
