@@ -23,8 +23,10 @@ hangs whenever that round trip does not happen (IO thread reconnecting,
 domains filtered out, a position reset). :func:`wait_position` therefore
 keeps only the domains the replica receives from that source.
 
-The last section holds the connection helper for the second server these
-modules talk to (the ``source_*`` options).
+Then the connection helper for the second server these modules talk to
+(the ``source_*`` options), and the wait itself (:func:`wait_direction`):
+``MASTER_GTID_WAIT`` in slices of a second, the replication connection checked
+between slices, on a :class:`Server` that names itself in every error.
 """
 
 from __future__ import annotations
@@ -32,21 +34,27 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import time
 from collections import namedtuple
 
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     MariaDBConnectError,
+    MariaDBQueryError,
     connect_with_params,
     describe_target,
     read_option_file,
+    to_int,
     to_text,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.replication import (
     FATAL_IO_ERRNOS,
     describe_threads,
+    find_connection,
+    format_gtid_list,
     parse_gtid_list,
+    read_all_slaves_status,
 )
 
 # ---------------------------------------------------------------------------
@@ -338,3 +346,134 @@ def read_config_file(module):
     except (OSError, configparser.Error) as exc:
         module.fail_json(msg='Unable to read the MariaDB option file %s: %s' % (path, to_native(exc)))
         return {}
+
+
+# ---------------------------------------------------------------------------
+# The wait: MASTER_GTID_WAIT in slices, the connection checked between them
+# (smooth.mariadb.replication_wait, and the rechecks of smooth.mariadb.pair_compare)
+# ---------------------------------------------------------------------------
+
+SLICE_SECONDS = 1.0
+
+POSITION_QUERY = ('SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.gtid_binlog_pos AS gtid_binlog_pos, '
+                  '@@GLOBAL.gtid_slave_pos AS gtid_slave_pos, VERSION() AS version')
+
+
+class WaitFailed(Exception):
+    """A direction could not be waited for; ``message`` says why, ``entry`` what was seen."""
+
+    def __init__(self, message, entry):
+        super(WaitFailed, self).__init__(message)
+        self.message = message
+        self.entry = entry
+
+
+class Server(object):
+    """One end of a direction: a read-only session, a label and what was read from it.
+
+    Its ``fetch_*`` methods name the server in any error.
+    """
+
+    def __init__(self, session, label):
+        self.session = session
+        self.label = label
+        self.server_id = None
+        self.version = None
+
+    def fetch_all(self, sql, params=None):
+        try:
+            return self.session.fetch_all(sql, params)
+        except MariaDBQueryError as exc:
+            raise WaitFailed('%s: %s failed: %s' % (self.label, exc.statement, exc.message), {})
+
+    def fetch_one(self, sql, params=None):
+        rows = self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    def read_position(self):
+        row = self.fetch_one(POSITION_QUERY) or {}
+        self.server_id = to_int(row.get('server_id'))
+        self.version = to_text(row.get('version'))
+        return to_text(row.get('gtid_binlog_pos')), to_text(row.get('gtid_slave_pos'))
+
+    def binlog_pos(self):
+        return self.read_position()[0]
+
+    def slave_pos(self):
+        return self.read_position()[1]
+
+    def statuses(self):
+        return read_all_slaves_status(self)
+
+
+def connection_status(server, name):
+    return find_connection(server.statuses(), name)[1]
+
+
+def wait_direction(replica, source_label, connection_name, source_pos, replica_binlog_pos, deadline,
+                   slice_seconds=SLICE_SECONDS, clock=time.monotonic):
+    """Wait until ``replica`` applied ``source_pos`` through ``connection_name``.
+
+    Bounded by ``deadline`` (a ``clock`` value) and by a number of slices.
+    Returns the direction's result entry; raises :class:`WaitFailed`.
+    """
+    status = connection_status(replica, connection_name)
+    position, skipped = wait_position(
+        source_pos, replica.server_id, replica_binlog_pos,
+        do_domains=(status or {}).get('replicate_do_domain_ids', ''),
+        ignore_domains=(status or {}).get('replicate_ignore_domain_ids', ''))
+    wanted = format_gtid_list(position)
+    entry = dict(
+        replica=replica.label, source=source_label, connection_name=connection_name,
+        source_position=source_pos, wait_position=wanted,
+        skipped_domains=[dict(domain=item.domain, gtid=item.gtid, reason=item.reason) for item in skipped],
+        reached_position='', seconds=0.0, reached=False,
+    )
+    started = clock()
+    max_slices = int(max(deadline - started, 0) / slice_seconds) + 2
+    for dummy in range(max_slices):
+        problem = connection_problem(status)
+        if problem:
+            entry['reached_position'] = replica.slave_pos()
+            entry['missing'] = missing_gtids(position, entry['reached_position'])
+            entry['seconds'] = round(clock() - started, 3)
+            raise WaitFailed('%s cannot catch up with %s through connection %r: %s. Still missing: %s.'
+                             % (replica.label, source_label, connection_name, problem,
+                                describe_missing(entry['missing'])), entry)
+        remaining = deadline - clock()
+        piece = max(0.0, min(slice_seconds, remaining))
+        row = replica.fetch_one('SELECT MASTER_GTID_WAIT(%s, %s) AS waited', (wanted, piece))
+        if to_int((row or {}).get('waited')) == 0:
+            entry['seconds'] = round(clock() - started, 3)
+            entry['reached_position'] = replica.slave_pos()
+            entry['reached'] = True
+            return entry
+        if deadline - clock() <= 0:
+            break
+        status = connection_status(replica, connection_name)
+    entry['seconds'] = round(clock() - started, 3)
+    entry['reached_position'] = replica.slave_pos()
+    entry['missing'] = missing_gtids(position, entry['reached_position'])
+    status = connection_status(replica, connection_name)
+    lag = (status or {}).get('seconds_behind_master')
+    entry['seconds_behind_master'] = lag
+    raise WaitFailed('Timed out after %.1f s: %s has not applied %s from %s through connection %r. Still missing: '
+                     '%s. Seconds_Behind_Master: %s; %s.'
+                     % (entry['seconds'], replica.label, wanted, source_label, connection_name,
+                        describe_missing(entry['missing']), 'NULL' if lag is None else lag,
+                        describe_threads(status)), entry)
+
+
+def pick(server, statuses, name, other, host=None, port=None, what='replica'):
+    try:
+        return choose_connection(statuses, name, source_server_id=other.server_id, source_host=host, source_port=port)
+    except ConnectionChoiceError as exc:
+        raise WaitFailed('%s %s: %s' % (what.capitalize(), server.label, exc), {})
+
+
+def refuse_broken(server, other, name, status):
+    """Fail before any waiting when a connection cannot catch up."""
+    problem = connection_problem(status)
+    if problem:
+        raise WaitFailed('%s cannot catch up with %s through connection %r: %s.'
+                         % (server.label, other.label, name, problem), {})

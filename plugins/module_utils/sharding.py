@@ -398,6 +398,30 @@ def table_problems(spec, info):
     return problems
 
 
+def compare_schema(group, name, infos):
+    """Message when the servers of a group define a table differently, else None.
+
+    ``infos`` maps a server name to ``{table name: read_table_info result}``.
+    """
+    reference = group[0]
+    ref = infos[reference][name]
+    for member in group[1:]:
+        other = infos[member][name]
+        ref_cols = [(col['name'], col['column_type']) for col in ref['columns']]
+        other_cols = [(col['name'], col['column_type']) for col in other['columns']]
+        if ref_cols != other_cols or ref['primary_key'] != other['primary_key']:
+            return ('mirrors %s and %s define table %s differently (columns or primary key), so their rows '
+                    'cannot be compared' % (reference, member, name))
+    return None
+
+
+def user_tables_statement(excluded):
+    """SELECT the schema and name of every base table outside the schemas ``excluded`` (at least one)."""
+    return ("SELECT TABLE_SCHEMA AS table_schema, TABLE_NAME AS table_name FROM information_schema.TABLES "
+            "WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (%s) ORDER BY TABLE_SCHEMA, TABLE_NAME"
+            % ', '.join(['%s'] * len(excluded)), tuple(excluded))
+
+
 def non_transactional_warning(spec, info):
     if info and info.get('engine') and info['engine'].lower() not in ('innodb',):
         return ('table %s uses the %s engine: chunks are not transactions and a consistent snapshot '
@@ -494,15 +518,31 @@ def pk_at_most(columns, values):
     return _lexicographic(columns, values, '<', '<=')
 
 
+class AtMostAny(tuple):
+    """An upper bound given as several primary keys: at most the greatest of them, as the server orders them.
+
+    Python cannot order keys as the server's collations do; the server can:
+    ``pk <= k1 OR pk <= k2`` is ``pk <= max(k1, k2)``.
+    """
+
+
 def pk_range_condition(columns, lower=None, upper=None):
-    """``(sql, params)`` for ``lower < pk <= upper``; a None bound is open. '1' when both are."""
+    """``(sql, params)`` for ``lower < pk <= upper``; a None bound is open. '1' when both are.
+
+    ``upper`` may be an :class:`AtMostAny` of keys (at least one).
+    """
     parts = []
     params = ()
     if lower is not None:
         sql, more = pk_after(columns, lower)
         parts.append(sql)
         params += more
-    if upper is not None:
+    if isinstance(upper, AtMostAny):
+        alternatives = [pk_at_most(columns, key) for key in upper]
+        parts.append('(%s)' % ' OR '.join(sql for sql, more in alternatives))
+        for sql, more in alternatives:
+            params += more
+    elif upper is not None:
         sql, more = pk_at_most(columns, upper)
         parts.append(sql)
         params += more
@@ -654,16 +694,26 @@ def digests_prove_chunk(node, by_owner, owner_of_residue):
     return True
 
 
-def owners_argument_spec():
-    """The argument spec of the ``owners`` option (shard_purge, shard_binlog_check)."""
-    return dict(type='list', elements='dict', options=dict(
-        residues=dict(type='list', elements='int', required=True),
+def server_login_options():
+    """The options of an entry naming another server (owners, verified or compared servers).
+
+    Credentials and TLS settings the entry does not set come from the
+    module's own login options (:func:`server_params`); where to connect never does.
+    """
+    return dict(
         login_host=dict(type='str'),
         login_port=dict(type='int', default=3306),
         login_user=dict(type='str'),
         login_password=dict(type='str', no_log=True),
         login_unix_socket=dict(type='str'),
-    ))
+    )
+
+
+def owners_argument_spec():
+    """The argument spec of the ``owners`` option (shard_purge, shard_binlog_check)."""
+    options = server_login_options()
+    options.update(residues=dict(type='list', elements='int', required=True))
+    return dict(type='list', elements='dict', options=options)
 
 
 def parse_owners(owners, modulus, owned_residues):
@@ -822,19 +872,36 @@ def rows_statement(spec, pk, columns, keys):
     return 'SELECT %s FROM %s WHERE %s' % (_pk_list(columns), qualified(spec), where), params
 
 
-def chunk_bound_statement(spec, pk, lower, chunk_size):
-    """SELECT the primary key ending the next chunk of ``chunk_size`` rows after ``lower``."""
-    where, params = pk_range_condition(pk, lower=lower)
+def chunk_bound_statement(spec, pk, lower, chunk_size, upper=None):
+    """SELECT the primary key ending the next chunk of ``chunk_size`` rows after ``lower`` (and at most ``upper``)."""
+    where, params = pk_range_condition(pk, lower=lower, upper=upper)
     pk_list = _pk_list(pk)
     return ('SELECT %s FROM %s FORCE INDEX (PRIMARY) WHERE %s ORDER BY %s LIMIT 1 OFFSET %%s'
             % (pk_list, qualified(spec), where, pk_list), params + (int(chunk_size) - 1,))
 
 
-def chunk_checksum_statement(spec, pk, columns, lower, upper):
-    """Row count and BIT_XOR of row hashes in the primary key range (lower, upper]."""
+def last_key_statement(spec, pk):
+    """SELECT the greatest primary key of the table (no row when it is empty)."""
+    return ('SELECT %s FROM %s FORCE INDEX (PRIMARY) ORDER BY %s LIMIT 1'
+            % (_pk_list(pk), qualified(spec), ', '.join('%s DESC' % sql_identifier(column) for column in pk)), ())
+
+
+def chunk_row_hashes_statement(spec, pk, columns, lower, upper):
+    """The primary key and the row hash (as in :func:`chunk_checksum_statement`) of every row in (lower, upper]."""
     where, params = pk_range_condition(pk, lower=lower, upper=upper)
-    return ('SELECT COUNT(*) AS row_count, BIT_XOR(%s) AS checksum FROM %s WHERE %s'
-            % (row_hash_expression(columns), qualified(spec), where), params)
+    return ('SELECT %s, %s AS row_hash FROM %s WHERE %s ORDER BY %s'
+            % (_pk_list(pk), row_hash_expression(columns), qualified(spec), where, _pk_list(pk)), params)
+
+
+def chunk_checksum_statement(spec, pk, columns, lower, upper, lock=False):
+    """Row count and BIT_XOR of row hashes in the primary key range (lower, upper].
+
+    With ``lock`` a locking read (``LOCK IN SHARE MODE``): until the transaction
+    ends nobody changes, deletes or inserts rows of the range.
+    """
+    where, params = pk_range_condition(pk, lower=lower, upper=upper)
+    return ('SELECT COUNT(*) AS row_count, BIT_XOR(%s) AS checksum FROM %s WHERE %s%s'
+            % (row_hash_expression(columns), qualified(spec), where, ' LOCK IN SHARE MODE' if lock else ''), params)
 
 
 def pk_values(row, pk):

@@ -217,46 +217,25 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import (
     ConnectionChoiceError,
+    Server,
+    WaitFailed,
     choose_connection,
     connect_params,
-    connection_problem,
-    describe_missing,
-    missing_gtids,
+    pick,
+    refuse_broken,
     source_argument_spec,
     source_login_params,
-    wait_position,
+    wait_direction,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
-    MariaDBQueryError,
     SqlSession,
     check_server_version,
     describe_target,
     mariadb_common_argument_spec,
     mariadb_connect,
-    to_int,
-    to_text,
-)
-from ansible_collections.smooth.mariadb.plugins.module_utils.replication import (
-    describe_threads,
-    find_connection,
-    format_gtid_list,
-    read_all_slaves_status,
 )
 
-SLICE_SECONDS = 1.0
 MAX_TIMEOUT = 86400.0
-
-POSITION_QUERY = ('SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.gtid_binlog_pos AS gtid_binlog_pos, '
-                  '@@GLOBAL.gtid_slave_pos AS gtid_slave_pos, VERSION() AS version')
-
-
-class WaitFailed(Exception):
-    """A direction could not be waited for; ``message`` says why, ``entry`` what was seen."""
-
-    def __init__(self, message, entry):
-        super(WaitFailed, self).__init__(message)
-        self.message = message
-        self.entry = entry
 
 
 def argument_spec():
@@ -270,117 +249,6 @@ def argument_spec():
         timeout=dict(type='float', default=300),
     )
     return spec
-
-
-class Server(object):
-    """One end of a direction: a read-only session, a label and what was read from it.
-
-    Its ``fetch_*`` methods name the server in any error.
-    """
-
-    def __init__(self, session, label):
-        self.session = session
-        self.label = label
-        self.server_id = None
-        self.version = None
-
-    def fetch_all(self, sql, params=None):
-        try:
-            return self.session.fetch_all(sql, params)
-        except MariaDBQueryError as exc:
-            raise WaitFailed('%s: %s failed: %s' % (self.label, exc.statement, exc.message), {})
-
-    def fetch_one(self, sql, params=None):
-        rows = self.fetch_all(sql, params)
-        return rows[0] if rows else None
-
-    def read_position(self):
-        row = self.fetch_one(POSITION_QUERY) or {}
-        self.server_id = to_int(row.get('server_id'))
-        self.version = to_text(row.get('version'))
-        return to_text(row.get('gtid_binlog_pos')), to_text(row.get('gtid_slave_pos'))
-
-    def binlog_pos(self):
-        return self.read_position()[0]
-
-    def slave_pos(self):
-        return self.read_position()[1]
-
-    def statuses(self):
-        return read_all_slaves_status(self)
-
-
-def connection_status(server, name):
-    return find_connection(server.statuses(), name)[1]
-
-
-def wait_direction(replica, source_label, connection_name, source_pos, replica_binlog_pos, deadline,
-                   slice_seconds=SLICE_SECONDS, clock=time.monotonic):
-    """Wait until ``replica`` applied ``source_pos`` through ``connection_name``.
-
-    Bounded by ``deadline`` (a ``clock`` value) and by a number of slices.
-    Returns the direction's result entry; raises :class:`WaitFailed`.
-    """
-    status = connection_status(replica, connection_name)
-    position, skipped = wait_position(
-        source_pos, replica.server_id, replica_binlog_pos,
-        do_domains=(status or {}).get('replicate_do_domain_ids', ''),
-        ignore_domains=(status or {}).get('replicate_ignore_domain_ids', ''))
-    wanted = format_gtid_list(position)
-    entry = dict(
-        replica=replica.label, source=source_label, connection_name=connection_name,
-        source_position=source_pos, wait_position=wanted,
-        skipped_domains=[dict(domain=item.domain, gtid=item.gtid, reason=item.reason) for item in skipped],
-        reached_position='', seconds=0.0, reached=False,
-    )
-    started = clock()
-    max_slices = int(max(deadline - started, 0) / slice_seconds) + 2
-    for dummy in range(max_slices):
-        problem = connection_problem(status)
-        if problem:
-            entry['reached_position'] = replica.slave_pos()
-            entry['missing'] = missing_gtids(position, entry['reached_position'])
-            entry['seconds'] = round(clock() - started, 3)
-            raise WaitFailed('%s cannot catch up with %s through connection %r: %s. Still missing: %s.'
-                             % (replica.label, source_label, connection_name, problem,
-                                describe_missing(entry['missing'])), entry)
-        remaining = deadline - clock()
-        piece = max(0.0, min(slice_seconds, remaining))
-        row = replica.fetch_one('SELECT MASTER_GTID_WAIT(%s, %s) AS waited', (wanted, piece))
-        if to_int((row or {}).get('waited')) == 0:
-            entry['seconds'] = round(clock() - started, 3)
-            entry['reached_position'] = replica.slave_pos()
-            entry['reached'] = True
-            return entry
-        if deadline - clock() <= 0:
-            break
-        status = connection_status(replica, connection_name)
-    entry['seconds'] = round(clock() - started, 3)
-    entry['reached_position'] = replica.slave_pos()
-    entry['missing'] = missing_gtids(position, entry['reached_position'])
-    status = connection_status(replica, connection_name)
-    lag = (status or {}).get('seconds_behind_master')
-    entry['seconds_behind_master'] = lag
-    raise WaitFailed('Timed out after %.1f s: %s has not applied %s from %s through connection %r. Still missing: '
-                     '%s. Seconds_Behind_Master: %s; %s.'
-                     % (entry['seconds'], replica.label, wanted, source_label, connection_name,
-                        describe_missing(entry['missing']), 'NULL' if lag is None else lag,
-                        describe_threads(status)), entry)
-
-
-def pick(server, statuses, name, other, host=None, port=None, what='replica'):
-    try:
-        return choose_connection(statuses, name, source_server_id=other.server_id, source_host=host, source_port=port)
-    except ConnectionChoiceError as exc:
-        raise WaitFailed('%s %s: %s' % (what.capitalize(), server.label, exc), {})
-
-
-def refuse_broken(server, other, name, status):
-    """Fail before any waiting when a connection cannot catch up."""
-    problem = connection_problem(status)
-    if problem:
-        raise WaitFailed('%s cannot catch up with %s through connection %r: %s.'
-                         % (server.label, other.label, name, problem), {})
 
 
 def run_module(params, replica, open_source, clock=time.monotonic):

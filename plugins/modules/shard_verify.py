@@ -250,6 +250,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     baseline_problems,
     chunk_bound_statement,
     chunk_checksum_statement,
+    compare_schema,
     compare_with_baseline,
     connect_server,
     describe_pk,
@@ -266,6 +267,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     parse_tables,
     pk_values,
     read_table_info,
+    server_login_options,
     server_params,
     table_problems,
     table_stats_statement,
@@ -276,12 +278,8 @@ def argument_spec():
     spec = mariadb_common_argument_spec()
     spec.update(
         servers=dict(type='list', elements='dict', required=True, options=dict(
+            server_login_options(),
             name=dict(type='str', required=True),
-            login_host=dict(type='str'),
-            login_port=dict(type='int', default=3306),
-            login_user=dict(type='str'),
-            login_password=dict(type='str', no_log=True),
-            login_unix_socket=dict(type='str'),
             modulus=dict(type='int'),
             owned_residues=dict(type='list', elements='int'),
         )),
@@ -358,20 +356,6 @@ def load_baseline(params):
             return json.load(handle), None
     except (OSError, IOError, ValueError) as exc:
         return None, 'cannot read the baseline file %s: %s' % (path, to_native(exc))
-
-
-def compare_schema(group, name, infos):
-    """Message when the members of a mirror group define a table differently, else None."""
-    reference = group[0]
-    ref = infos[reference][name]
-    for member in group[1:]:
-        other = infos[member][name]
-        ref_cols = [(col['name'], col['column_type']) for col in ref['columns']]
-        other_cols = [(col['name'], col['column_type']) for col in other['columns']]
-        if ref_cols != other_cols or ref['primary_key'] != other['primary_key']:
-            return ('mirrors %s and %s define table %s differently (columns or primary key), so their rows '
-                    'cannot be compared' % (reference, member, name))
-    return None
 
 
 class Verify(object):

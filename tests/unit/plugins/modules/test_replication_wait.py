@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import POSITION_QUERY
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import MariaDBQueryError
 from ansible_collections.smooth.mariadb.plugins.modules import replication_wait as mod
 
 VERSION = '10.11.19-MariaDB-0+deb12u1-log'
@@ -44,7 +46,7 @@ class FakeSession(object):
         self.wait_calls = []
 
     def fetch_all(self, sql, params=None):
-        if sql == mod.POSITION_QUERY:
+        if sql == POSITION_QUERY:
             return [dict(server_id=self.server_id, gtid_binlog_pos=self.binlog_pos, gtid_slave_pos=self.slave_pos,
                          version=VERSION)]
         if sql == 'SHOW ALL SLAVES STATUS':
@@ -184,7 +186,7 @@ def test_nothing_to_wait_for():
 def test_server_errors_name_the_server():
     class Failing(object):
         def fetch_all(self, sql, params=None):
-            raise mod.MariaDBQueryError(sql, '(1227) Access denied; you need the SLAVE MONITOR privilege')
+            raise MariaDBQueryError(sql, '(1227) Access denied; you need the SLAVE MONITOR privilege')
 
     with pytest.raises(mod.WaitFailed) as caught:
         mod.Server(Failing(), 'db1:3306').statuses()
