@@ -14,6 +14,8 @@
 #   mol      10.214.1.0/24  molecule scenarios on the prebuilt image
 #   nat      10.214.2.0/24  NAT network: a scenario that installs from the archive
 #   mol8     10.214.3.0/24  larger molecule scenarios (expand_4: 9 hosts)
+#   fence    10.214.4.0/24  the partition scenario (molecule/partition)
+#   bench    10.214.5.0/24  benchmarks that need test hosts (make bench-failover)
 # Host i gets .(10+i); VIPs are taken from .200 up by the inventories.
 #
 # Everything is idempotent: running a command twice is fine and fast.
@@ -34,7 +36,7 @@ LAB_APT_PACKAGES=(podman runc netavark aardvark-dns iptables debootstrap openssh
 # Packages of the image every host starts from (the "base" image), and those
 # added for the prebuilt "full" image used by fast scenarios.
 LAB_IMAGE_BASE_PACKAGES=(systemd systemd-sysv dbus python3 python3-apt openssh-server iproute2 procps ca-certificates less)
-LAB_IMAGE_FULL_PACKAGES=(mariadb-server mariadb-client mariadb-backup python3-pymysql keepalived)
+LAB_IMAGE_FULL_PACKAGES=(mariadb-server mariadb-client mariadb-backup python3-pymysql keepalived iputils-arping iputils-ping)
 
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { printf '[lab] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -45,7 +47,9 @@ network_subnet() {
     mol) echo 10.214.1.0/24 ;;
     nat) echo 10.214.2.0/24 ;;
     mol8) echo 10.214.3.0/24 ;;
-    *) die "unknown lab network '$1' (known: lab mol nat mol8)" ;;
+    fence) echo 10.214.4.0/24 ;;
+    bench) echo 10.214.5.0/24 ;;
+    *) die "unknown lab network '$1' (known: lab mol nat mol8 fence bench)" ;;
   esac
 }
 
