@@ -6,7 +6,7 @@ VENV := $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
-SCENARIOS ?= install shards blocks expand_2n rollback_2n expand_4
+SCENARIOS ?= install shards blocks partition expand_2n rollback_2n expand_4
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
 
 .PHONY: help setup demo lab lab-down lint sanity unit integration molecule build bench bench-failover test clean
@@ -70,7 +70,7 @@ molecule: setup
 	  rc=0; start=$$SECONDS; log=build/ansible-$$s.log; rm -f $$log; \
 	  ANSIBLE_LOG_PATH=$(CURDIR)/$$log molecule test -s $$s || rc=$$?; \
 	  molecule destroy -s $$s >/dev/null 2>&1 || true; \
-	  pkill -f 'lab/app/[l]oadgen.py' || true; \
+	  pkill -f "$(CURDIR)/lab/app/[l]oadgen.py" || true; \
 	  lab/lab.sh down $$net; \
 	  echo "molecule scenario $$s: rc=$$rc in $$((SECONDS - start)) s"; \
 	  if [ $$rc -ne 0 ]; then \

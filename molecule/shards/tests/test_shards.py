@@ -75,3 +75,85 @@ def test_vip_answers_on_one_node_of_its_pair(shard):
 @pytest.mark.parametrize("shard", SHARDS, ids=[s["vip"] for s in SHARDS])
 def test_vip_fails_over_when_mariadbd_is_killed(shard):
     fail_over(shard)
+
+
+# ---------------------------------------------------------------------------
+# Fenced pairs: only the VIP holder takes client writes.
+# ---------------------------------------------------------------------------
+
+APP_USER = "smoke_app"
+APP_PASSWORD = "smoke-app-Secret-1"
+
+
+def _app_write(name):
+    """INSERT as an application-like account (no READ_ONLY ADMIN) on node 'name',
+    over the socket; returns the error text, or '' when the row was written."""
+    out = host(name).run(
+        "mariadb --user=%s --password=%s --batch -e %s"
+        % (APP_USER, APP_PASSWORD, _q("INSERT INTO smoke.t (token, written_on) VALUES (REPLACE(UUID(), '-', ''), @@hostname)")))
+    return "" if out.rc == 0 else out.stderr.strip()
+
+
+def _q(text):
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+@pytest.fixture(name="app_account", scope="module")
+def fixture_app_account():
+    for name in HOSTS:
+        sql(name, "SET sql_log_bin = 0; CREATE USER IF NOT EXISTS %s@localhost IDENTIFIED BY '%s'; "
+                  "GRANT SELECT, INSERT ON smoke.* TO %s@localhost" % (APP_USER, APP_PASSWORD, APP_USER))
+    yield APP_USER
+
+
+@pytest.mark.parametrize("shard", SHARDS, ids=[s["vip"] for s in SHARDS])
+def test_only_the_vip_holder_takes_client_writes(shard, app_account):
+    holder = vip_holder(shard)
+    other = [n for n in shard["nodes"] if n != holder][0]
+    assert sql(holder, "SELECT @@read_only") == [["0"]]
+    assert sql(other, "SELECT @@read_only") == [["1"]]
+    assert _app_write(holder) == ""
+    assert "read-only" in _app_write(other), "%s (no VIP) took a client write" % other
+    # Replication and the admin account are not fenced.
+    token = uuid.uuid4().hex
+    sql(other, "INSERT INTO smoke.t (token, written_on) VALUES ('%s', 'admin')" % token)
+    assert wait_for(lambda: sql(holder, "SELECT written_on FROM smoke.t WHERE token = '%s'" % token), 10) == [["admin"]]
+
+
+@pytest.mark.parametrize("shard", SHARDS[:1], ids=[s["vip"] for s in SHARDS[:1]])
+def test_the_health_check_fails_when_the_server_refuses_its_account(shard):
+    holder = vip_holder(shard)
+    other = [n for n in shard["nodes"] if n != holder][0]
+    node = host(other)
+    check = "setpriv --reuid=keepalived_script --regid=nogroup --clear-groups " \
+            "/usr/local/libexec/smooth-mariadb/keepalived-check-mariadb"
+    assert node.run(check).rc == 0
+    sql(other, "SET sql_log_bin = 0; RENAME USER keepalived_script@localhost TO keepalived_gone@localhost")
+    try:
+        # mariadbd answers ("Access denied"), but the check fails, and keepalived
+        # takes the node out (FAULT) within fall x interval.
+        assert node.run(check).rc != 0
+        state = "/run/keepalived-smooth/%s.state" % _instance_of(other)
+        assert wait_for(lambda: node.check_output("cat %s" % state).startswith("FAULT"), 10), \
+            node.check_output("cat %s" % state)
+    finally:
+        sql(other, "SET sql_log_bin = 0; RENAME USER keepalived_gone@localhost TO keepalived_script@localhost")
+    assert wait_for(lambda: node.check_output("cat %s" % state).startswith("BACKUP"), 15)
+    assert vip_holder(shard) == holder
+
+
+def _instance_of(name):
+    return host(name).check_output("sed -n 's/^vrrp_instance \\([^ ]*\\) {/\\1/p' /etc/keepalived/keepalived.conf")
+
+
+@pytest.mark.parametrize("shard", SHARDS[1:], ids=[s["vip"] for s in SHARDS[1:]])
+def test_after_a_failover_the_new_holder_takes_writes_and_the_restarted_node_is_read_only(shard, app_account):
+    old = vip_holder(shard)
+    fail_over(shard)
+    new = vip_holder(shard)
+    assert new != old
+    assert sql(new, "SELECT @@read_only") == [["0"]]
+    assert _app_write(new) == ""
+    # systemd restarted mariadbd on the old holder: it came back read-only.
+    assert sql(old, "SELECT @@read_only") == [["1"]]
+    assert "read-only" in _app_write(old)
