@@ -396,11 +396,14 @@ class Fence:
             if decide(held, standoff, read_only) == PROMOTE:
                 waited = self.server.catch_up(self.config['catchup_timeout'])
                 self.server.set_read_only(False)
+                read_only = False
                 log('fence: holds %s: read_only OFF (%s; applied %s)' % (', '.join(held), reason, waited or 'nothing pending'))
         elif action == DEMOTE:
             self.server.set_read_only(True)
+            read_only = True
             log('fence: holds %s: read_only ON (%s)' % (', '.join(held) or 'no VIP', reason))
-        state = dict(held=held, standoff=sorted(standoff), read_only=self.server.read_only())
+        # What the server reported this tick, or what the fence just set.
+        state = dict(held=held, standoff=sorted(standoff), read_only=read_only)
         if state != self.last:
             self.write_state(**state)
             self.last = state

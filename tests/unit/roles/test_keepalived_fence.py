@@ -172,6 +172,7 @@ def test_a_new_holder_nobody_else_answers_for_catches_up_then_takes_writes(make_
     assert made.server.calls == [('catch_up', 1.0), ('read_only', False)]
     assert _flag(tmp_path, 'mariadb.down') == '0'
     assert not (tmp_path / 'VI_SHARD0.standoff').exists()
+    assert json.loads((tmp_path / 'fence.json').read_text())['read_only'] is False
 
 
 def test_a_new_holder_another_host_answers_for_stays_read_only_and_gives_the_vip_up(make_fence, tmp_path):
