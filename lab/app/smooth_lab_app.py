@@ -13,7 +13,10 @@ A map switch is safe for the expansion: every write holds the read side of a
 reader/writer lock from connect to commit, and a switch takes the write side,
 so it waits until every write started under the old map has finished before
 the new map is used. When GET /version reports version v, no write routed by
-an older map is still in flight. The wait is bounded; on timeout the old map
+an older map is still in flight. GET /version reports the digest of the loaded
+map's content too (``map_digest``): a map refused because its version is
+already loaded with other content leaves the version as it was, so the version
+alone does not tell which map the service runs. The wait is bounded; on timeout the old map
 stays and the error is reported.
 
 Runs on Debian bookworm with python3 and python3-pymysql (stdlib otherwise):
@@ -27,6 +30,7 @@ PUT /shard-map. See lab/app/README.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -113,7 +117,27 @@ def validate_map(doc):
         if not _is_int(port) or not 1 <= port <= 65535:
             raise MapError('%s: port must be an integer from 1 to 65535, got %r' % (where, port))
         result.append({'name': source['name'], 'shard': index, 'host': host, 'port': port})
-    return {'version': version, 'modulus': modulus, 'datasources': result}
+    checked = {'version': version, 'modulus': modulus, 'datasources': result}
+    if doc.get('digest') is not None:
+        digest = doc['digest']
+        if not isinstance(digest, str) or digest.lower() != map_digest(checked):
+            raise MapError('digest %r is not the digest of the map\'s content (%s): the map was changed after its '
+                           'digest was taken' % (digest, map_digest(checked)))
+    return checked
+
+
+def map_digest(shard_map):
+    """The digest of a map's content, as smooth.mariadb computes it (shard_map_digest, README of the collection).
+
+    SHA-256, as 64 lower-case hex digits, of the JSON of {modulus, datasources}
+    (each datasource with name, shard, host and port only; not the version)
+    with sorted keys and no whitespace.
+    """
+    content = {'modulus': shard_map['modulus'],
+               'datasources': [{'name': s['name'], 'shard': s['shard'], 'host': s['host'], 'port': s['port']}
+                               for s in shard_map['datasources']]}
+    text = json.dumps(content, sort_keys=True, separators=(',', ':'), ensure_ascii=True)
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 
 def decide_switch(current, candidate):
@@ -214,7 +238,7 @@ def write_map_file(path, shard_map):
     handle, temp_path = tempfile.mkstemp(dir=directory, prefix='.shard-map.', suffix='.tmp')
     try:
         with os.fdopen(handle, 'w') as stream:
-            stream.write(json.dumps(shard_map, sort_keys=True, indent=2) + '\n')
+            stream.write(json.dumps(dict(shard_map, digest=map_digest(shard_map)), sort_keys=True, indent=2) + '\n')
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(temp_path, 0o644)
@@ -412,6 +436,7 @@ class LabApp(object):
         self.pool = ConnectionPool(connect or self._connect)
         self.stats = Stats()
         self.shard_map = None
+        self.shard_map_digest = None  # map_digest(shard_map), reported by GET /version
         self.loaded_at = None
         self.last_error = None
         self._state_lock = threading.Lock()    # shard_map / loaded_at / last_error as one
@@ -436,6 +461,7 @@ class LabApp(object):
             shard_map = self.shard_map
             report = {'version': shard_map['version'] if shard_map else None,
                       'modulus': shard_map['modulus'] if shard_map else None,
+                      'digest': self.shard_map_digest,
                       'loaded_at': self.loaded_at, 'last_error': self.last_error}
         report['in_flight'] = self.lock.readers
         report['switching'] = self.lock.switching
@@ -463,8 +489,8 @@ class LabApp(object):
                 message = ('version %d is older than the loaded version %d: kept %d'
                            % (candidate['version'], current['version'], current['version']))
             else:
-                message = ('version %d is already loaded with other content: a changed map needs a new version'
-                           % candidate['version'])
+                message = ('version %d is already loaded with other content (digest %s, not %s): a changed map '
+                           'needs a new version' % (candidate['version'], self.shard_map_digest, map_digest(candidate)))
             self._refuse(source, message)
             return decision, message
         if before_load is not None:
@@ -479,6 +505,7 @@ class LabApp(object):
         try:
             with self._state_lock:
                 self.shard_map = candidate
+                self.shard_map_digest = map_digest(candidate)
                 self.loaded_at = time.time()
                 self.last_error = None
             closed = self.pool.retain(candidate['datasources'])

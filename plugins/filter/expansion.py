@@ -13,10 +13,18 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     DEFAULT_PORT,
     ShardingRule,
     expansion_plan,
-    read_shard_map,
     shardingsphere_config,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import start_position
+from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
+    STATE_NEW,
+    STATE_PREVIOUS,
+    RouteError,
+    app_map_state,
+    map_digest,
+    published_map,
+    unacknowledged,
+)
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import cleanup_settings
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError
 
@@ -44,10 +52,36 @@ def _expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=No
 
 def _shard_map_json(plan_or_map):
     try:
-        shard_map = read_shard_map(plan_or_map)
-    except TopologyError as exc:
+        shard_map = published_map(plan_or_map)
+    except (TopologyError, RouteError) as exc:
         raise AnsibleFilterError('smooth.mariadb.shard_map_json: %s' % exc)
     return json.dumps(shard_map, sort_keys=True, indent=2) + '\n'
+
+
+def _shard_map_digest(plan_or_map):
+    try:
+        return map_digest(plan_or_map)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.shard_map_digest: %s' % exc)
+
+
+def _app_map_state(answer, plan, source, accept=(STATE_PREVIOUS, STATE_NEW)):
+    if not isinstance(source, str) or not source:
+        raise AnsibleFilterError('smooth.mariadb.app_map_state: source must name where the answer came from (the '
+                                 'variable and its value), got %r' % (source,))
+    if isinstance(accept, str):
+        accept = [accept]
+    try:
+        return app_map_state(answer, plan, source, accept=tuple(accept))
+    except (TopologyError, RouteError) as exc:
+        raise AnsibleFilterError('smooth.mariadb.app_map_state: %s' % exc)
+
+
+def _route_unacknowledged(reports, plan_or_map):
+    try:
+        return unacknowledged(reports, plan_or_map)
+    except (TopologyError, RouteError) as exc:
+        raise AnsibleFilterError('smooth.mariadb.route_unacknowledged: %s' % exc)
 
 
 def _shardingsphere_rule(plan_or_map, tables, database, sharding_column=None, algorithm='INLINE', username=None,
@@ -86,9 +120,12 @@ def _cleanup_settings(variables):
 class FilterModule(object):
     def filters(self):
         return {
+            'app_map_state': _app_map_state,
             'cleanup_settings': _cleanup_settings,
             'expansion_plan': _expansion_plan,
             'gtid_start_position': _gtid_start_position,
+            'route_unacknowledged': _route_unacknowledged,
+            'shard_map_digest': _shard_map_digest,
             'shard_map_json': _shard_map_json,
             'shardingsphere_rule': _shardingsphere_rule,
         }

@@ -506,5 +506,51 @@ def test_switch_closes_idle_connections_of_changed_datasources(lab):
 def test_version_report_is_json_serialisable(lab):
     app, dummy = lab
     report = json.loads(json.dumps(app.version_report()))
-    assert set(report) == {'version', 'modulus', 'loaded_at', 'last_error', 'in_flight', 'switching'}
+    assert set(report) == {'version', 'modulus', 'digest', 'loaded_at', 'last_error', 'in_flight', 'switching'}
     assert report['in_flight'] == 0 and abs(report['loaded_at'] - time.time()) < 60
+
+
+# -- the digest of the loaded map (issue 11: the route is acknowledged by content) ------------------
+
+def test_map_digest_is_the_collections():
+    from ansible_collections.smooth.mariadb.plugins.module_utils.route import EXAMPLE_DIGEST, EXAMPLE_MAP, map_digest
+    assert app_mod.map_digest(EXAMPLE_MAP) == EXAMPLE_DIGEST
+    for doc in (shard_map(1), shard_map(7, hosts=('db0.example.com', '10.0.0.1', '10.0.0.2'), port=3307)):
+        assert app_mod.map_digest(doc) == map_digest(doc)
+    assert app_mod.map_digest(shard_map(1)) == app_mod.map_digest(shard_map(9))
+
+
+def test_validate_map_checks_a_digest_it_is_given():
+    doc = dict(shard_map(2), digest=app_mod.map_digest(shard_map(2)))
+    assert app_mod.validate_map(doc) == shard_map(2)
+    doc['digest'] = app_mod.map_digest(shard_map(2, hosts=('10.214.0.200',)))
+    with pytest.raises(app_mod.MapError) as caught:
+        app_mod.validate_map(doc)
+    assert 'is not the digest of the map\'s content' in str(caught.value)
+
+
+def test_version_reports_the_digest_of_the_loaded_map_also_after_a_refused_one(lab):
+    app, dummy = lab
+    report = app.version_report()
+    assert report['version'] == 1 and report['digest'] == app_mod.map_digest(shard_map(1))
+    # The DBA's case: a map of the loaded version with other content is refused; the version stays,
+    # and so does the digest, which tells the two maps apart.
+    other = shard_map(1, hosts=('10.214.0.200', '10.214.0.201', '10.214.0.202', '10.214.0.203'))
+    code, body = app.put_map(other)
+    assert code == 409 and body['result'] == 'conflict'
+    assert body['version'] == 1 and body['digest'] == app_mod.map_digest(shard_map(1)) != app_mod.map_digest(other)
+    assert 'version 1 is already loaded with other content (digest %s, not %s)' % (
+        app_mod.map_digest(shard_map(1)), app_mod.map_digest(other)) in body['last_error']
+    code, body = app.put_map(dict(shard_map(2, hosts=('10.214.0.200', '10.214.0.202')), digest='0' * 64))
+    assert code == 400 and 'is not the digest' in body['error']
+    code, body = app.put_map(dict(other, version=2, digest=app_mod.map_digest(other)))
+    assert code == 200 and body['result'] == 'loaded' and body['digest'] == app_mod.map_digest(other)
+
+
+def test_the_map_file_carries_the_digest(tmp_path):
+    path = str(tmp_path / 'shard-map.json')
+    app_mod.write_map_file(path, shard_map(3))
+    with open(path) as stream:
+        written = json.load(stream)
+    assert written == dict(shard_map(3), digest=app_mod.map_digest(shard_map(3)))
+    assert app_mod.read_map_file(path) == shard_map(3)

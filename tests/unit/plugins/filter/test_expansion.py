@@ -4,6 +4,7 @@
 """The 2N expansion planner: module_utils/expansion.py and its filters."""
 
 import copy
+import hashlib
 import json
 
 import pytest
@@ -459,14 +460,66 @@ def test_shard_map_json_round_trip():
     fleet = start_fleet(3)
     plan = expansion_plan(fleet, partners_for(fleet, 'x'), vip_pool_for(3, 40), 11)
     text = FILTERS['shard_map_json'](plan)
-    assert json.loads(text) == plan['shard_map']
+    assert json.loads(text) == dict(plan['shard_map'], digest=FILTERS['shard_map_digest'](plan))
     assert text.endswith('}\n')
-    assert text.index('"datasources"') < text.index('"modulus"') < text.index('"version"')
+    assert text.index('"datasources"') < text.index('"digest"') < text.index('"modulus"') < text.index('"version"')
     assert text.index('"host"') < text.index('"name"') < text.index('"port"') < text.index('"shard"')
     assert FILTERS['shard_map_json'](plan['shard_map']) == text
+    assert FILTERS['shard_map_json'](json.loads(text)) == text
     rollback = json.loads(FILTERS['shard_map_json'](plan['rollback_shard_map']))
-    assert rollback == {'version': 13, 'modulus': 3, 'datasources': [
-        {'name': 'ds_%d' % i, 'shard': i, 'host': '10.200.0.%d' % i, 'port': 3306} for i in range(3)]}
+    datasources = [{'name': 'ds_%d' % i, 'shard': i, 'host': '10.200.0.%d' % i, 'port': 3306} for i in range(3)]
+    content = json.dumps({'modulus': 3, 'datasources': datasources}, sort_keys=True, separators=(',', ':'))
+    assert rollback == {'version': 13, 'modulus': 3, 'datasources': datasources,
+                        'digest': hashlib.sha256(content.encode('utf-8')).hexdigest()}
+
+
+# shard_map_digest, app_map_state, route_unacknowledged: the route is acknowledged by content
+
+def test_shard_map_digest_filter_is_the_documented_example():
+    example = {'version': 1, 'modulus': 1,
+               'datasources': [{'name': 'ds_0', 'shard': 0, 'host': '10.0.0.200', 'port': 3306}]}
+    assert FILTERS['shard_map_digest'](example) == '574cdb4564f41eb87ec28a25effd2bf9dafb34d88936c914b4addf7008eedcd4'
+    assert FILTERS['shard_map_digest'](dict(example, version=9)) == FILTERS['shard_map_digest'](example)
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['shard_map_digest']({'version': 1})
+    assert str(err.value).startswith('smooth.mariadb.shard_map_digest: ')
+
+
+def test_shard_map_json_refuses_a_digest_of_other_content():
+    plan = expansion_plan(start_fleet(1), partners_for(start_fleet(1), 'x'), vip_pool_for(1, 40), 1)
+    published = json.loads(FILTERS['shard_map_json'](plan))
+    published['datasources'][1]['host'] = '10.9.9.9'
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['shard_map_json'](published)
+    assert str(err.value).startswith('smooth.mariadb.shard_map_json: shard map version 2 carries the digest')
+
+
+def test_app_map_state_filter_and_the_gate():
+    fleet = start_fleet(1)
+    plan = expansion_plan(fleet, partners_for(fleet, 'x'), vip_pool_for(1, 40), 10)
+    old = dict(plan['rollback_shard_map'], version=11)
+    source = 'smooth_route_version_url (http://127.0.0.1:8080/version)'
+    # The application runs version 11 with one shard; the inventory said 10: refused, with the fix.
+    answer = {'version': 11, 'modulus': 1, 'digest': FILTERS['shard_map_digest'](old)}
+    state = FILTERS['app_map_state'](answer, plan, source)
+    assert state['state'] == 'other' and state['accepted'] is False and state['fix_version'] == 11
+    assert 'set smooth_shard_map_version=11 (the version the application runs)' in state['problem']
+    assert FILTERS['route_unacknowledged']({'app': state}, plan) == ['app']
+    new = FILTERS['app_map_state'](json.loads(FILTERS['shard_map_json'](plan)), plan, source, accept='new')
+    assert new['state'] == 'new' and new['accepted'] is True
+    assert FILTERS['route_unacknowledged']({'app': new, 'left_out': None}, plan) == ['left_out']
+    version_only = FILTERS['app_map_state']({'version': 11}, plan, source, accept=['new'])
+    assert version_only['state'] == 'unreadable'
+    assert 'without a digest' in version_only['problem'] and source in version_only['problem']
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['app_map_state'](answer, plan, '')
+    assert 'source must name where the answer came from' in str(err.value)
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['app_map_state'](answer, {'shard_map': 1}, source)
+    assert str(err.value).startswith('smooth.mariadb.app_map_state: ')
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['route_unacknowledged']([], plan)
+    assert str(err.value).startswith('smooth.mariadb.route_unacknowledged: ')
 
 
 def shard_map(modulus=2):
@@ -636,8 +689,8 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 
 
 def test_filters_are_registered():
-    assert sorted(FILTERS) == ['cleanup_settings', 'expansion_plan', 'gtid_start_position', 'shard_map_json',
-                               'shardingsphere_rule']
+    assert sorted(FILTERS) == ['app_map_state', 'cleanup_settings', 'expansion_plan', 'gtid_start_position',
+                               'route_unacknowledged', 'shard_map_digest', 'shard_map_json', 'shardingsphere_rule']
 
 
 GTID_FILTER = FILTERS['gtid_start_position']
