@@ -5,6 +5,13 @@
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.smooth.mariadb.plugins.module_utils.identity import identity_check
+from ansible_collections.smooth.mariadb.plugins.module_utils.inventory import (
+    account_problems,
+    partner_problems,
+    timeout_problems,
+    vip_network_problem,
+)
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
     TopologyError,
     check_addresses,
@@ -42,10 +49,42 @@ def _vrrp_instance(node, facts):
         raise AnsibleFilterError('smooth.mariadb.vrrp_instance: %s' % exc)
 
 
+def _identity_check(plan, observed, playbook='this playbook', pinnable=None):
+    if not isinstance(plan, dict) or not isinstance(observed, dict):
+        raise AnsibleFilterError('smooth.mariadb.identity_check: the plan and the identities read must be '
+                                 'mappings of node to settings')
+    return identity_check(plan, observed, playbook=playbook, pinnable=pinnable)
+
+
+def _account_problems(admin_password, replication_password=None, admin_hosts=None):
+    return account_problems(admin_password, replication_password, admin_hosts)
+
+
+def _timeout_problems(timeouts):
+    if not isinstance(timeouts, dict):
+        raise AnsibleFilterError('smooth.mariadb.timeout_problems: expects {variable: value}, got %r' % (timeouts,))
+    return timeout_problems(timeouts)
+
+
+def _partner_problems(partners, current_nodes, new_nodes):
+    return partner_problems(current_nodes, new_nodes, partners)
+
+
+def _vip_network_problem(node, facts, variable='the VIP of its shard'):
+    if not isinstance(node, dict) or not isinstance(facts, dict):
+        raise AnsibleFilterError('smooth.mariadb.vip_network_problem: expects the settings of a node and its facts')
+    return vip_network_problem(node, facts, variable)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'shard_topology': _shard_topology,
             'interface_for_address': _interface_for_address,
             'vrrp_instance': _vrrp_instance,
+            'identity_check': _identity_check,
+            'account_problems': _account_problems,
+            'timeout_problems': _timeout_problems,
+            'partner_problems': _partner_problems,
+            'vip_network_problem': _vip_network_problem,
         }
