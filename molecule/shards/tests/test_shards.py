@@ -1,14 +1,18 @@
 """Checks of the deployed fleet: two shards, each a dual-master pair behind a VIP."""
 
+import json
 import os
 import sys
+import threading
+import time
 import uuid
 
+import pymysql
 import pytest
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
 from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
-    HOSTS, SHARDS, fail_over, host, replication_status, sql, vip_holder, vip_of, wait_for,
+    HOSTS, SHARDS, fail_over, host, replication_status, run_playbook, sql, vip_connect, vip_holder, vip_of, wait_for,
 )
 
 
@@ -157,3 +161,98 @@ def test_after_a_failover_the_new_holder_takes_writes_and_the_restarted_node_is_
     # systemd restarted mariadbd on the old holder: it came back read-only.
     assert sql(old, "SELECT @@read_only") == [["1"]]
     assert "read-only" in _app_write(old)
+
+
+def _identity_and_configs(name):
+    node = host(name)
+    ident = sql(name, "SELECT @@server_id, @@gtid_domain_id, @@GLOBAL.auto_increment_offset")[0]
+    sums = node.check_output("md5sum /etc/keepalived/keepalived.conf /etc/mysql/mariadb.conf.d/60-smooth-mariadb.cnf")
+    links = [(c["Connection_name"], c["Master_Host"]) for c in replication_status(name)]
+    return ident, sums, links
+
+
+class _Writer(threading.Thread):
+    """Writes one row every 50 ms through the VIP; remembers the acknowledged ones."""
+
+    def __init__(self, shard, limit=1200):
+        super().__init__(daemon=True)
+        self.shard, self.limit = shard, limit
+        self.acked, self.failed = [], 0
+        self.stop = threading.Event()
+
+    def run(self):
+        conn = None
+        for _attempt in range(self.limit):  # bounded: at most limit x 50 ms
+            if self.stop.is_set():
+                break
+            token = uuid.uuid4().hex
+            try:
+                conn = conn or vip_connect(self.shard)
+                with conn.cursor() as cur:
+                    cur.execute("INSERT INTO smoke.t (token, written_on) VALUES (%s, 'identity-load')", (token,))
+                self.acked.append(token)
+            except pymysql.MySQLError:
+                self.failed += 1
+                conn = None
+            time.sleep(0.05)
+        if conn:
+            conn.close()
+
+
+def test_site_yml_refuses_to_swap_the_identities_of_a_pair_holding_data_under_load():
+    shard = SHARDS[0]
+    first, second = shard["nodes"]
+    sql(first, "CREATE DATABASE IF NOT EXISTS smoke")
+    sql(first, "CREATE TABLE IF NOT EXISTS smoke.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, token CHAR(32), "
+               "written_on VARCHAR(64))")
+    before = {name: _identity_and_configs(name) for name in shard["nodes"]}
+    swapped = [dict(s, nodes=list(reversed(s["nodes"]))) if s is shard else s for s in SHARDS]
+    writer = _Writer(shard)
+    writer.start()
+    try:
+        rc, out = run_playbook("site.yml", "-e", json.dumps({"smooth_shards": swapped}))
+    finally:
+        writer.stop.set()
+        writer.join(90)
+    assert rc != 0, out
+    print(out[out.find("would change the identity") - 30:][:1500])
+    ids = {name: before[name][0] for name in shard["nodes"]}
+    print("FIGURE identity swap refused: %d rows acknowledged during the run, %d writes failed"
+          % (len(writer.acked), writer.failed))
+    assert "playbooks/site.yml would change the identity of nodes that hold data" in out, out
+    assert "%s: server_id is %s on the server, the inventory plans %s" % (first, ids[first][0], ids[second][0]) in out, out
+    assert "%s: {server_id: %s, gtid_domain_id: %s, auto_increment_offset: %s}" % (
+        first, ids[first][0], ids[first][1], ids[first][2]) in out, out
+    assert "Nothing was changed." in out
+    assert "PLAY [Deploy MariaDB" not in out, "site.yml went past the plan"
+    # Nothing changed on either node: identities, configuration files, replication links.
+    assert {name: _identity_and_configs(name) for name in shard["nodes"]} == before
+    # No acknowledged row is missing on either node.
+    assert writer.acked, "the writer got no row acknowledged"
+    wanted = set(writer.acked)
+    for name in shard["nodes"]:
+        def complete(name=name):
+            rows = sql(name, "SELECT token FROM smoke.t WHERE written_on = 'identity-load'")
+            return wanted <= {row[0] for row in rows}
+        assert wait_for(complete, 20), "%s lacks acknowledged rows" % name
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"smooth_shards": [dict(SHARDS[0], vip="10.99.0.200/24")] + SHARDS[1:]},
+     ["the VIP 10.99.0.200 (smooth_shards[0].vip) is not in the network", "Choose a free address in"]),
+    ({"smooth_admin_hosts": ["10.%"]},
+     ["smooth_admin_hosts contains '10.%': MariaDB reads '%' and '_' in an account's host as wildcards"]),
+    ({"smooth_replication_password": "r" * 97},
+     ["smooth_replication_password has 97 bytes, but MariaDB keeps at most 96"]),
+    ({"smooth_replication_connect_retry": 0},
+     ["smooth_replication_connect_retry must be 1 second or more"]),
+], ids=["vip-outside-subnet", "admin-host-wildcard", "replication-password-too-long", "zero-retry"])
+def test_site_yml_refuses_bad_input_before_any_host_changes(extra, words):
+    before = {name: _identity_and_configs(name) for name in HOSTS}
+    rc, out = run_playbook("site.yml", "-e", json.dumps(extra))
+    assert rc != 0, out
+    for word in words:
+        assert word in out, out
+    assert "Nothing was changed." in out
+    assert "PLAY [Deploy MariaDB" not in out, "site.yml went past the plan"
+    assert {name: _identity_and_configs(name) for name in HOSTS} == before
