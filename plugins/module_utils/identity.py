@@ -218,10 +218,12 @@ def identity_check(plan, observed, playbook='this playbook', pinnable=None):
     if conflicts:
         lines.append('%s would change the identity of nodes that hold data; replication would then skip '
                      'or repeat their transactions and lose rows without an error:' % playbook)
-        for item in conflicts:
-            lines.append('  %s: %s is %d on the server, the inventory plans %d (evidence: %s)'
-                         % (item['node'], item['setting'], item['current'], item['planned'],
-                            '; '.join((observed.get(item['node']) or {}).get('evidence') or ['holds data'])))
+        for node in sorted(set(item['node'] for item in conflicts)):
+            changes = ['%s is %d on the server, the inventory plans %d'
+                       % (item['setting'], item['current'], item['planned'])
+                       for item in conflicts if item['node'] == node]
+            evidence = '; '.join((observed.get(node) or {}).get('evidence') or ['holds data'])
+            lines.append('  %s: %s (it holds data: %s)' % (node, '; '.join(changes), evidence))
         lines.append('The identity of a node that holds data is kept. Either restore the inventory these nodes '
                      'were deployed with (their order in smooth_shards; for an expansion already under way, its '
                      'smooth_expansion_partners)%s'

@@ -471,6 +471,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     active_connections,
     read_all_slaves_status,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     BINLOG_INFO_FILES,
     EXCLUDED_SCHEMAS,
@@ -1202,6 +1203,8 @@ def main():
     if params['timeout'] < 1:
         module.fail_json(msg='timeout must be at least 1 second, got %d' % params['timeout'])
 
+    # Held until the module ends: a run that takes over the lock of a dead run waits for it.
+    work_lock = None if module.check_mode else hold_work_lock()  # noqa: F841  pylint: disable=unused-variable
     target_label = describe_target(params)
     target_connection = mariadb_connect(module)
     source_connection, source_label = connect_params(module, source_login_params(params))

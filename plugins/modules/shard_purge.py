@@ -537,6 +537,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     read_all_slaves_status,
     read_connection_status,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock
 from ansible_collections.smooth.mariadb.plugins.module_utils.schema import check_tables
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     LagTracker,
@@ -1354,6 +1355,8 @@ class Purge(object):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    # Held until the module ends: a run that takes over the lock of a dead run waits for it.
+    work_lock = None if module.check_mode else hold_work_lock()  # noqa: F841  pylint: disable=unused-variable
     connection = mariadb_connect(module)
     session = SqlSession(connection, read_only=module.check_mode)
     purge = Purge(module, session)

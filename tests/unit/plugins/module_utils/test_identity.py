@@ -46,7 +46,9 @@ def test_swapped_order_of_a_pair_with_data_is_refused_naming_node_values_and_fix
         ('db-b', 'server_id', 2, 1), ('db-b', 'gtid_domain_id', 2, 1), ('db-b', 'auto_increment_offset', 2, 1)}
     message = result['message']
     assert 'playbooks/site.yml would change the identity' in message
-    assert 'db-a: server_id is 1 on the server, the inventory plans 2 (evidence: databases shop; binary log GTIDs 1-1-40)' in message
+    assert ('  db-a: server_id is 1 on the server, the inventory plans 2; gtid_domain_id is 1 on the server, the '
+            'inventory plans 2; auto_increment_offset is 1 on the server, the inventory plans 2 (it holds data: '
+            'databases shop; binary log GTIDs 1-1-40)\n') in message
     assert '  db-a: {server_id: 1, gtid_domain_id: 1, auto_increment_offset: 1}' in message
     assert '  db-b: {server_id: 2, gtid_domain_id: 2, auto_increment_offset: 2}' in message
     assert message.endswith('Nothing was changed.')
