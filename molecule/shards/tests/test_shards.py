@@ -2,6 +2,8 @@
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -12,7 +14,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
 from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
-    HOSTS, SHARDS, fail_over, host, replication_status, run_playbook, sql, vip_connect, vip_holder, vip_of, wait_for,
+    HOSTS, SHARDS, fail_over, host, replication_status, run_playbook, sql, vip_connect, vip_holder, vip_of,
+    wait_for,
 )
 
 
@@ -256,3 +259,59 @@ def test_site_yml_refuses_bad_input_before_any_host_changes(extra, words):
     assert "Nothing was changed." in out
     assert "PLAY [Deploy MariaDB" not in out, "site.yml went past the plan"
     assert {name: _identity_and_configs(name) for name in HOSTS} == before
+
+
+LOCK = "/var/lib/smooth-mariadb/run.lock"
+
+
+def _write_lock(name, **owner):
+    record = dict({"run_id": "x", "playbook": "expand_2n.yml", "controller": "ops-elsewhere", "user": "dba",
+                   "pid": 999999, "pid_start": 1, "started_at": "2026-12-03T01:00:00Z"}, **owner)
+    host(name).check_output("mkdir -p /var/lib/smooth-mariadb && printf '%%s\\n' %s > %s" % (_q(json.dumps(record)), LOCK))
+
+
+def _locks():
+    return {name: host(name).file(LOCK).exists for name in HOSTS}
+
+
+def _pid_start(pid):
+    with open("/proc/%d/stat" % pid) as handle:
+        return int(handle.read().rsplit(")", 1)[-1].split()[19])
+
+
+def test_a_lock_of_another_controller_stops_site_yml_before_any_host_changes():
+    _write_lock(HOSTS[1], run_id="foreign-run")
+    try:
+        before = {name: _identity_and_configs(name) for name in HOSTS}
+        rc, out = run_playbook("site.yml")
+        assert rc != 0, out
+        assert ("run foreign-run of expand_2n.yml, started 2026-12-03T01:00:00Z by dba on ops-elsewhere "
+                "(ansible-playbook pid 999999) holds the lock on %s" % HOSTS[1]) in out, out
+        assert "If that run is no longer active, remove %s on these hosts" % LOCK in out
+        assert "PLAY [Deploy MariaDB" not in out
+        assert {name: _identity_and_configs(name) for name in HOSTS} == before
+        # The run gave back the locks it had taken on the other nodes.
+        assert _locks() == {name: name == HOSTS[1] for name in HOSTS}
+    finally:
+        host(HOSTS[1]).check_output("rm -f %s" % LOCK)
+
+
+def test_a_live_run_of_this_controller_stops_site_yml():
+    me = os.getpid()
+    _write_lock(HOSTS[0], run_id="live-run", controller=socket.gethostname(), pid=me, pid_start=_pid_start(me))
+    try:
+        rc, out = run_playbook("site.yml")
+        assert rc != 0, out
+        assert "holds the lock on %s, and it is still running on this controller" % HOSTS[0] in out, out
+    finally:
+        host(HOSTS[0]).check_output("rm -f %s" % LOCK)
+
+
+def test_the_lock_of_a_dead_run_of_this_controller_is_taken_over_and_given_back():
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    for name in HOSTS[:2]:
+        _write_lock(name, run_id="dead-run", controller=socket.gethostname(), pid=pid, pid_start=1)
+    rc, out = run_playbook("site.yml")
+    assert rc == 0, out
+    assert _locks() == {name: False for name in HOSTS}, "the run did not give its lock back"
