@@ -53,12 +53,13 @@ def parse_lock(text):
     return record
 
 
-def decide_lock(state, existing, run_id, break_run_id=None, work_active=False):
+def decide_lock(state, existing, run_id, break_run_id=None):
     """What the module does with the lock of one node: (action, reason).
 
     state 'present': 'create' (no lock), 'keep' (this run holds it),
-    'replace' (held by break_run_id, and no module of that run works here any
-    more), or 'refuse' with reason 'held' or 'work_active'.
+    'replace' (held by break_run_id, a dead run: the lock is rewritten at
+    once, so that a purge of that run still working on the node stops, and
+    the module then waits for the node's work lock), or 'refuse' ('held').
     state 'absent': 'remove' (this run holds it), 'none' (no lock), or
     'refuse' with reason 'held' (another run holds it; it is left alone).
     """
@@ -74,10 +75,26 @@ def decide_lock(state, existing, run_id, break_run_id=None, work_active=False):
     if holder == run_id:
         return 'keep', 'held by this run'
     if break_run_id and holder == break_run_id:
-        if work_active:
-            return 'refuse', 'work_active'
         return 'replace', 'held by the dead run %s' % break_run_id
     return 'refuse', 'held'
+
+
+def read_lock_file(path):
+    """The record of the lock file at path, or None when there is none."""
+    try:
+        with open(path) as handle:
+            return parse_lock(handle.read())
+    except FileNotFoundError:
+        return None
+
+
+def run_still_holds(record, run_id):
+    """Whether the lock (a record, or None) still names run_id: a module of the run goes on only then.
+
+    A run that took the lock over from a dead one, or an operator who
+    removed the lock, makes the dead run's modules stop.
+    """
+    return bool(record) and record.get('run_id') == run_id
 
 
 def process_start(stat_text):
@@ -155,8 +172,9 @@ def lock_decision(results, liveness, lock_path=LOCK_PATH):
     busy = sorted(node for node, r in refused.items() if r.get('reason') == 'work_active')
     if busy:
         return {'ok': False, 'break_run_id': None, 'message': (
-            'A module of the run that held the lock still works on %s (it holds %s). It stops by itself; run '
-            'again in a minute. Nothing was changed.' % (', '.join(busy), WORK_LOCK_PATH))}
+            'A module of the dead run that held the lock still works on %s (it holds %s): a purge stops at its '
+            'next chunk now that the lock no longer names its run, a seed runs to its end. Run again in a minute. '
+            'Nothing was changed.' % (', '.join(busy), WORK_LOCK_PATH))}
     holders = {}
     for node in sorted(refused):
         holder = refused[node].get('held_by') or {}

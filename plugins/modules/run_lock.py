@@ -20,8 +20,10 @@ description:
     RV(reason) and RV(held_by), and the filter P(smooth.mariadb.run_lock_decision#filter) decides
     what the run does.
   - With O(break_run_id), a lock held by that run (a dead run, see the lookup
-    P(smooth.mariadb.controller_run#lookup)) is taken over, unless a module of it still works on the
-    node (holds the node's work lock).
+    P(smooth.mariadb.controller_run#lookup)) is taken over - rewritten at once, so that a purge of the
+    dead run still working on the node (M(smooth.mariadb.shard_purge) with O(smooth.mariadb.shard_purge#module:run_id))
+    stops at its next chunk - and the module then waits, at most O(work_wait) seconds, until no module
+    of the dead run holds the node's work lock.
 author:
   - smooth.mariadb developers (!UNKNOWN)
 attributes:
@@ -67,8 +69,8 @@ options:
   work_wait:
     description:
       - With O(break_run_id), seconds to wait for a module of the dead run that still works on the
-        node to stop (a purge stops by itself between two chunks) before the lock is refused with
-        RV(reason=work_active).
+        node to stop (a purge stops at its next chunk once the lock no longer names its run) before
+        RV(acquired=false) with RV(reason=work_active) is returned; the lock then names this run.
     type: int
     default: 120
 notes:
@@ -163,14 +165,13 @@ def run_module(module):
     params = module.params
     path = params['path']
     existing = read_lock(path)
-    work_active = False
-    if params['break_run_id'] and (existing or {}).get('run_id') == params['break_run_id']:
-        work_active = wait_for_work(params['work_lock_path'], params['work_wait'])
-    action, reason = decide_lock(params['state'], existing, params['run_id'], params['break_run_id'], work_active)
+    action, reason = decide_lock(params['state'], existing, params['run_id'], params['break_run_id'])
     record = lock_record(params['run_id'], params['owner'])
     result = dict(changed=action in ('create', 'replace', 'remove'), action=action, reason=reason, held_by=existing,
                   acquired=action in ('create', 'keep', 'replace', 'remove', 'none'))
-    if module.check_mode or not result['changed']:
+    if module.check_mode:
+        if action == 'replace' and work_lock_active(params['work_lock_path']):
+            result.update(acquired=False, reason='work_active')
         return result
     if action == 'create':
         directory = os.path.dirname(path)
@@ -180,7 +181,10 @@ def run_module(module):
             # Another run created it between the read and now.
             result.update(changed=False, action='refuse', reason='held', acquired=False, held_by=read_lock(path))
     elif action == 'replace':
+        # First the lock, so that a purge of the dead run stops at its next chunk; then wait for it.
         replace(path, record)
+        if wait_for_work(params['work_lock_path'], params['work_wait']):
+            result.update(acquired=False, reason='work_active')
     elif action == 'remove':
         os.unlink(path)
     return result

@@ -304,6 +304,19 @@ options:
         A chunk that times out or is chosen as a deadlock victim is retried twice.
     type: int
     default: 10
+  run_id:
+    description:
+      - The id of the playbook run that started this purge (see M(smooth.mariadb.run_lock)). Between two
+        chunks, and while it pauses, the purge reads the run lock (O(run_lock_path)) at most once a second
+        and stops, failing with what it deleted so far, as soon as the lock no longer names this run - the
+        run is gone and another took the lock over, or an operator removed it. Rows deleted so far stay
+        deleted; the purge is resumable.
+      - Not set (the default), the purge does not look at the lock.
+    type: str
+  run_lock_path:
+    description: The run lock read with O(run_id).
+    type: path
+    default: /var/lib/smooth-mariadb/run.lock
   progress_file:
     description:
       - File on the host running the module to append progress to, one JSON object per
@@ -537,7 +550,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     read_all_slaves_status,
     read_connection_status,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock
+from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock, read_lock_file, run_still_holds
 from ansible_collections.smooth.mariadb.plugins.module_utils.schema import check_tables
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     LagTracker,
@@ -637,6 +650,8 @@ def argument_spec():
         binlog=dict(type='bool', default=True),
         lock_wait_timeout=dict(type='int', default=10),
         progress_file=dict(type='path'),
+        run_id=dict(type='str'),
+        run_lock_path=dict(type='path', default='/var/lib/smooth-mariadb/run.lock'),
     )
     return spec
 
@@ -678,6 +693,7 @@ class Purge(object):
         self.tracker = LagTracker()
         self.progress = Progress(module.params['progress_file'], clock=clock)
         self.paused = 0.0
+        self.run_checked_at = None
         self.partner_session = None
         self.partner_connection = None
         self.partner_target = None
@@ -937,6 +953,7 @@ class Purge(object):
             before = self.clock()
             self.sleep(step)
             self.paused += self.clock() - before
+            self.check_run()
             lag, reason = self.measure_lag()
         if self.lag_allows(lag, ahead):
             return
@@ -948,6 +965,24 @@ class Purge(object):
                   'a rerun continues where this one stopped.'
                   % (self.partner_target, self.partner_connection, shown, max_lag, reason, self.paused,
                      max_pause, self.deleted, self.chunks))
+
+    def check_run(self, force=False):
+        """Stop when the run lock no longer names the run that started this purge (read at most once a second)."""
+        run_id = self.params.get('run_id')
+        if not run_id or self.module.check_mode:
+            return
+        now = self.clock()
+        if not force and self.run_checked_at is not None and now - self.run_checked_at < 1.0:
+            return
+        self.run_checked_at = now
+        record = read_lock_file(self.params['run_lock_path'])
+        if run_still_holds(record, run_id):
+            return
+        holder = 'no run (the lock was removed)' if record is None else 'run %s' % record.get('run_id')
+        self.fail('Purge on %s stopped: the run lock %s names %s, not run %s that started this purge (that run is '
+                  'gone and another took the lock over, or the lock was removed). %d row(s) deleted so far in %d '
+                  'chunk(s) are committed; a rerun continues where this one stopped.'
+                  % (self.node, self.params['run_lock_path'], holder, run_id, self.deleted, self.chunks))
 
     # -- purge ---------------------------------------------------------------
 
@@ -1258,6 +1293,7 @@ class Purge(object):
                                 chunks=entry['chunks'], foreign_rows_at_start=foreign,
                                 elapsed=round(self.clock() - started, 3),
                                 max_partner_lag=self.tracker.max_seen)
+            self.check_run()
             self.throttle(spec.name)
             begun = self.clock()
         elapsed = self.clock() - started
@@ -1292,6 +1328,7 @@ class Purge(object):
 
     def run(self):
         peers, problems = self.check_options()
+        self.check_run(force=True)
         version = self.session.fetch_one('SELECT VERSION() AS version')['version']
         problem = check_server_version(version)
         if problem:

@@ -19,6 +19,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import (
     lock_record,
     parse_lock,
     process_start,
+    run_still_holds,
     work_lock_active,
 )
 
@@ -42,20 +43,26 @@ def test_record_and_parse():
     assert parse_lock('{"x": 1}')['run_id'] is None
 
 
-@pytest.mark.parametrize('state, existing, break_id, work, expected', [
-    ('present', None, None, False, ('create', 'free')),
-    ('present', {'run_id': 'me'}, None, False, ('keep', 'held by this run')),
-    ('present', OTHER, None, False, ('refuse', 'held')),
-    ('present', OTHER, 'someone-else', False, ('refuse', 'held')),
-    ('present', OTHER, 'other-run', False, ('replace', 'held by the dead run other-run')),
-    ('present', OTHER, 'other-run', True, ('refuse', 'work_active')),
-    ('present', {'run_id': None, 'unreadable': 'x'}, None, False, ('refuse', 'held')),
-    ('absent', None, None, False, ('none', 'free')),
-    ('absent', {'run_id': 'me'}, None, False, ('remove', 'held by this run')),
-    ('absent', OTHER, None, False, ('refuse', 'held')),
+@pytest.mark.parametrize('state, existing, break_id, expected', [
+    ('present', None, None, ('create', 'free')),
+    ('present', {'run_id': 'me'}, None, ('keep', 'held by this run')),
+    ('present', OTHER, None, ('refuse', 'held')),
+    ('present', OTHER, 'someone-else', ('refuse', 'held')),
+    ('present', OTHER, 'other-run', ('replace', 'held by the dead run other-run')),
+    ('present', {'run_id': None, 'unreadable': 'x'}, None, ('refuse', 'held')),
+    ('absent', None, None, ('none', 'free')),
+    ('absent', {'run_id': 'me'}, None, ('remove', 'held by this run')),
+    ('absent', OTHER, None, ('refuse', 'held')),
 ])
-def test_decide_lock(state, existing, break_id, work, expected):
-    assert decide_lock(state, existing, 'me', break_id, work) == expected
+def test_decide_lock(state, existing, break_id, expected):
+    assert decide_lock(state, existing, 'me', break_id) == expected
+
+
+def test_run_still_holds():
+    assert run_still_holds({'run_id': 'me'}, 'me') is True
+    assert run_still_holds({'run_id': 'other'}, 'me') is False
+    assert run_still_holds(None, 'me') is False
+    assert run_still_holds({'run_id': None, 'unreadable': 'x'}, 'me') is False
 
 
 def test_process_start_with_spaces_and_parentheses_in_the_name():

@@ -617,3 +617,52 @@ def test_a_table_the_account_may_not_delete_from_is_refused_before_anything_also
         assert msg.startswith('Refusing to purge on 10.0.0.1:3306, nothing was deleted. 1 problem(s): (1) the login '
                               'account may not delete from shop.orders: (1142) DELETE command denied'), msg
         assert msg.endswith('(grant it DELETE on the table).') and session.executed == []
+
+
+def write_lock(path, run_id):
+    path.write_text(json.dumps({'run_id': run_id, 'controller': 'ctl-1', 'pid': 1}) + '\n')
+
+
+def test_purge_stops_within_a_second_of_its_run_losing_the_lock(tmp_path):
+    # The run that started the purge died; the next run took the lock over during the first chunk.
+    lock = tmp_path / 'run.lock'
+    write_lock(lock, 'run-1')
+    clock = FakeClock()
+    handlers = chunked_table([14, 29, 33, None], [10, 10, 4], clock=clock)
+    chunk_bound = handlers[0][1]
+
+    def bound(sql, params):
+        write_lock(lock, 'run-2')
+        return chunk_bound(sql, params)
+    session = node_session([('AS chunk', bound)] + handlers[1:])
+    module = FakeModule(chunk_size=10, run_id='run-1', run_lock_path=str(lock))
+    with pytest.raises(FailJson) as failed:
+        mod.Purge(module, session, clock=clock).run()
+    message = failed.value.args[0]['msg']
+    assert ('Purge on 10.0.0.1:3306 stopped: the run lock %s names run run-2, not run run-1 that started this purge'
+            % lock) in message
+    # A chunk takes 0.6 s and the lock is read at most once a second: it stops after the second chunk.
+    assert '20 row(s) deleted so far in 2 chunk(s) are committed; a rerun continues' in message
+    assert len([q for q in session.executed if q.startswith('DELETE')]) == 2
+    assert failed.value.args[0]['deleted'] == 20
+
+
+def test_purge_does_not_start_when_the_lock_names_another_run_or_is_gone(tmp_path):
+    lock = tmp_path / 'run.lock'
+    for content in ('run-2', None):
+        if content:
+            write_lock(lock, content)
+        elif lock.exists():
+            lock.unlink()
+        session = node_session(chunked_table([14, None], [10]))
+        with pytest.raises(FailJson) as failed:
+            mod.Purge(FakeModule(run_id='run-1', run_lock_path=str(lock)), session, clock=FakeClock()).run()
+        assert 'stopped: the run lock' in failed.value.args[0]['msg']
+        assert 'no run (the lock was removed)' in failed.value.args[0]['msg'] or content
+        assert session.executed == []
+
+
+def test_purge_without_run_id_ignores_the_lock(tmp_path):
+    session = node_session(chunked_table([14, None], [10]))
+    result = mod.Purge(FakeModule(run_lock_path=str(tmp_path / 'absent')), session, clock=FakeClock()).run()
+    assert result['deleted'] == 10
