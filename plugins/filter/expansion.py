@@ -16,6 +16,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     shardingsphere_config,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import start_position
+from ansible_collections.smooth.mariadb.plugins.module_utils.inventory import in_inventory_words
 from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
     STATE_NEW,
     STATE_PREVIOUS,
@@ -47,7 +48,8 @@ def _expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=No
                               vrid_base=vrid_base, server_id_base=server_id_base,
                               instance_prefix=instance_prefix, port=port)
     except TopologyError as exc:
-        raise AnsibleFilterError('smooth.mariadb.expansion_plan: %s' % exc)
+        raise AnsibleFilterError('The expansion cannot be planned from the inventory: %s. Nothing was changed.'
+                                 % in_inventory_words(str(exc)).rstrip('.'))
 
 
 def _shard_map_json(plan_or_map):

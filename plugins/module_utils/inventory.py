@@ -194,3 +194,18 @@ def vip_network_problem(node, facts, variable):
     return ('%s: no interface holds the node\'s address %s (interfaces: %s): set ansible_host or smooth_address '
             'to the address the node is reached on' % (node.get('name', '?'), address,
                                                        ', '.join(sorted(facts.get('interfaces', []) or []))))
+
+
+# The expansion planner's arguments, as the inventory of expand_2n.yml names them.
+_INVENTORY_NAMES = (
+    (re.compile(r'\bnew_partners\b'), 'smooth_expansion_partners'),
+    (re.compile(r'\bvip_pool\b'), 'smooth_expansion_vip_pool'),
+    (re.compile(r'\bcurrent_fleet\b'), 'the current fleet (smooth_shards, smooth_identities)'),
+)
+
+
+def in_inventory_words(message):
+    """A planner message with its argument names replaced by the inventory variables they come from."""
+    for pattern, name in _INVENTORY_NAMES:
+        message = pattern.sub(name, message)
+    return message

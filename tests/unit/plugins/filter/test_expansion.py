@@ -6,6 +6,7 @@
 import copy
 import hashlib
 import json
+import re
 
 import pytest
 import yaml
@@ -19,6 +20,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     read_shard_map,
     shardingsphere_config,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.inventory import in_inventory_words
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError, shard_topology
 
 FILTERS = FilterModule().filters()
@@ -417,8 +419,11 @@ def test_refusals(change, message):
     assert message in str(err.value)
     with pytest.raises(AnsibleFilterError) as filter_err:
         FILTERS['expansion_plan'](**case)
-    assert str(filter_err.value).startswith('smooth.mariadb.expansion_plan: ')
-    assert message in str(filter_err.value)
+    # The playbook's user reads the names of the inventory, not the planner's arguments.
+    said = str(filter_err.value)
+    assert said.startswith('The expansion cannot be planned from the inventory: ') and said.endswith('Nothing was changed.')
+    assert in_inventory_words(message).rstrip('.') in said
+    assert not re.search(r'\b(new_partners|vip_pool|current_fleet)\b', said), said
 
 
 def test_address_conflict_with_the_fleet_is_refused():
