@@ -13,6 +13,10 @@ KeyboardInterrupt") and dropped, and the run goes on. An operator would press
 Ctrl-C again; so does this script, at every later line containing --again
 (a task banner by default), up to --tries signals in all.
 
+With --signal KILL the command is killed instead (kill -9 of ansible-playbook:
+what a lost controller looks like to the hosts); its workers and ssh sessions
+are left running, as they would be, and the script returns at once.
+
 Exit status: 0 when the command was interrupted at that line and ended with a
 failure status; 3 when the line never came (the command ended first, status
 in the last line printed); 4 when the command ignored the interrupt or ran past
@@ -25,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 
 def main(argv=None):
@@ -36,6 +41,10 @@ def main(argv=None):
     parser.add_argument("--again", default="TASK [",
                         help="text of the lines at which SIGINT is sent again while the command goes on")
     parser.add_argument("--tries", type=int, default=5, help="SIGINTs to send at most")
+    parser.add_argument("--signal", choices=["INT", "KILL"], default="INT",
+                        help="INT (Ctrl-C, the default) or KILL (kill -9, sent once)")
+    parser.add_argument("--delay", type=float, default=0.0,
+                        help="seconds to wait after the --at line before the first signal (a task's modules start)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -56,6 +65,14 @@ def main(argv=None):
                 seen_after = True
             elif seen_after and sent < args.tries and (args.again if sent else args.at) in line:
                 sent += 1
+                if sent == 1 and args.delay > 0:
+                    time.sleep(args.delay)
+                if args.signal == "KILL":
+                    sys.stdout.write("[interrupt_at] sending SIGKILL at: %s\n" % line.strip())
+                    sys.stdout.flush()
+                    proc.kill()
+                    # Its workers keep the output open while their modules run: do not wait for its end.
+                    break
                 sys.stdout.write("[interrupt_at] sending SIGINT (%d of at most %d%s) at: %s\n"
                                  % (sent, args.tries, ", the one before was lost" if sent > 1 else "",
                                     line.strip()))
@@ -71,6 +88,9 @@ def main(argv=None):
             return 4
     finally:
         watchdog.cancel()
+    if rc == -signal.SIGKILL and args.signal == "KILL" and interrupted:
+        print("[interrupt_at] the command was killed (kill -9)")
+        return 0
     if rc == -signal.SIGKILL:
         print("[interrupt_at] the command ran past %.0f s: killed" % args.timeout)
         return 4

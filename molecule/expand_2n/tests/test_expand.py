@@ -65,6 +65,14 @@ def test_only_the_new_partner_may_replicate_from_a_node(index, name):
     assert hosts == [[RUNNER.get_variables(partner)["ansible_host"]]]
 
 
+@pytest.mark.parametrize("index, name", NODES, ids=[n for _i, n in NODES])
+def test_the_admin_account_logs_in_only_from_localhost_and_the_listed_hosts(index, name):
+    # The logins from the other nodes, which the expansion needed, were removed in verify.
+    allowed = {"localhost"} | set(RUNNER.get_variables(name).get("smooth_admin_hosts", []))
+    hosts = {row[0] for row in sql(name, "SELECT host FROM mysql.user WHERE user = 'smooth_admin'")}
+    assert "localhost" in hosts and hosts <= allowed, hosts
+
+
 def test_rollback_is_refused_after_the_cleanup(load):
     rc, out = run_playbook("rollback_2n.yml")
     assert rc != 0

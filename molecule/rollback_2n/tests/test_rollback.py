@@ -60,6 +60,15 @@ def test_the_old_pair_replicates_both_ways_again(name):
     assert status[0]["Slave_SQL_Running"] == "Yes", status[0]["Last_SQL_Error"]
 
 
+@pytest.mark.parametrize("name", OLD)
+def test_the_admin_account_logs_in_only_from_localhost_and_the_listed_hosts(name):
+    # The logins from the other nodes, which the expansion and the rollback needed, were removed at its end.
+    allowed = {"localhost"} | set(VARS.get("smooth_admin_hosts", []))
+    out = host(name).check_output("mariadb --batch --skip-column-names -e \"SELECT host FROM mysql.user WHERE user = 'smooth_admin'\"")
+    hosts = set(out.split())
+    assert "localhost" in hosts and hosts <= allowed, hosts
+
+
 @pytest.mark.parametrize("name", NEW)
 def test_the_new_nodes_are_out(name):
     assert replication_status(name) == []

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -59,3 +60,24 @@ def test_fails_when_every_signal_was_lost_or_the_line_never_came(capsys, fake):
     rc, said = run(capsys, ['--after', 'PLAY [x', '--at', 'TASK [zz', '--'] + fake(0))
     assert rc == 3
     assert said == ["[interrupt_at] the command ended (status 0) before a line with 'TASK [zz' after 'PLAY [x'"]
+
+
+# Like ansible-playbook with a worker: a child keeps the output open for 20 s after the parent is killed.
+FAKE_WITH_CHILD = '''\
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)"])
+for line in ["PLAY [x]", "TASK [a]", "TASK [b]", "TASK [c]", "PLAY RECAP"]:
+    print(line, flush=True)
+    time.sleep(0.2)
+'''
+
+
+def test_kill_at_a_line_returns_at_once_although_a_child_keeps_the_output(tmp_path, capsys):
+    path = tmp_path / 'fake_child.py'
+    path.write_text(FAKE_WITH_CHILD)
+    started = time.monotonic()
+    rc, said = run(capsys, ['--after', 'PLAY [x]', '--at', 'TASK [b]', '--signal', 'KILL', '--timeout', '60',
+                            '--', sys.executable, str(path)])
+    assert rc == 0
+    assert said == ['[interrupt_at] sending SIGKILL at: TASK [b]', '[interrupt_at] the command was killed (kill -9)']
+    assert time.monotonic() - started < 10
