@@ -118,17 +118,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import (
     decide_lock,
     lock_record,
-    parse_lock,
+    read_lock_file,
     work_lock_active,
 )
-
-
-def read_lock(path):
-    try:
-        with open(path) as handle:
-            return parse_lock(handle.read())
-    except FileNotFoundError:
-        return None
 
 
 def write_new(path, record):
@@ -164,7 +156,7 @@ def wait_for_work(path, seconds):
 def run_module(module):
     params = module.params
     path = params['path']
-    existing = read_lock(path)
+    existing = read_lock_file(path)
     action, reason = decide_lock(params['state'], existing, params['run_id'], params['break_run_id'])
     record = lock_record(params['run_id'], params['owner'])
     result = dict(changed=action in ('create', 'replace', 'remove'), action=action, reason=reason, held_by=existing,
@@ -179,7 +171,7 @@ def run_module(module):
             os.makedirs(directory, 0o755)
         if not write_new(path, record):
             # Another run created it between the read and now.
-            result.update(changed=False, action='refuse', reason='held', acquired=False, held_by=read_lock(path))
+            result.update(changed=False, action='refuse', reason='held', acquired=False, held_by=read_lock_file(path))
     elif action == 'replace':
         # First the lock, so that a purge of the dead run stops at its next chunk; then wait for it.
         replace(path, record)
