@@ -7,7 +7,9 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 SCENARIOS ?= install shards blocks partition expand_2n rollback_2n expand_4
-SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity
+# One copy per checkout: two checkouts testing at once (a CI run beside a
+# developer's) must not share it.
+SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity-$(shell printf '%s' '$(CURDIR)' | md5sum | cut -c1-8)
 
 .PHONY: help setup demo lab lab-down lint sanity unit integration molecule build bench bench-failover test clean
 

@@ -172,9 +172,9 @@ def lock_decision(results, liveness, lock_path=LOCK_PATH):
     busy = sorted(node for node, r in refused.items() if r.get('reason') == 'work_active')
     if busy:
         return {'ok': False, 'break_run_id': None, 'message': (
-            'A module of the dead run that held the lock still works on %s (it holds %s): a purge stops at its '
-            'next chunk now that the lock no longer names its run, a seed runs to its end. Run again in a minute. '
-            'Nothing was changed.' % (', '.join(busy), WORK_LOCK_PATH))}
+            'A module of the dead run that held the lock still works on %s (it holds %s): a purge or seed stops '
+            'by itself now that the lock no longer names its run. Run again in a minute. Nothing was changed.'
+            % (', '.join(busy), WORK_LOCK_PATH))}
     holders = {}
     for node in sorted(refused):
         holder = refused[node].get('held_by') or {}

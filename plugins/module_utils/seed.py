@@ -400,7 +400,13 @@ class CoordinateScanner(object):
 
 StreamResult = namedtuple('StreamResult', [
     'bytes', 'seconds', 'dump_rc', 'restore_rc', 'dump_stderr', 'restore_stderr', 'timed_out', 'coordinates',
+    'stopped',
 ])
+# stopped: why stop_check ended the copy ('' when it did not).
+StreamResult.__new__.__defaults__ = ('',)
+
+# How often stream_dump asks its stop_check.
+STOP_CHECK_INTERVAL = 1.0
 
 CHUNK = 1 << 20
 
@@ -423,15 +429,19 @@ def _stop(process):
             pass
 
 
-def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHUNK, clock=time.monotonic):
+def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHUNK, clock=time.monotonic,
+                stop_check=None, stop_interval=STOP_CHECK_INTERVAL):
     """Pipe ``dump_cmd``'s output into ``restore_cmd``, through this process.
 
     Counts the bytes, feeds them to ``scanner`` (a :class:`CoordinateScanner`),
     kills both programs after ``timeout`` seconds, and never lets the restore
     run the tail of a failed dump: when the dump fails, the restore is killed
-    before its input is closed. Standard errors go to files in ``workdir``.
-    Returns a :class:`StreamResult` (the coordinates are the scanner's result,
-    or the SeedError text when it has none).
+    before its input is closed. ``stop_check``, when given, is called every
+    ``stop_interval`` seconds; a non-empty answer (the reason) kills both
+    programs as the timeout does and is returned as ``stopped``. Standard
+    errors go to files in ``workdir``. Returns a :class:`StreamResult` (the
+    coordinates are the scanner's result, or the SeedError text when it has
+    none).
     """
     scanner = scanner or CoordinateScanner()
     dump_err_path = os.path.join(workdir, 'dump.stderr')
@@ -459,6 +469,25 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
         timer = threading.Timer(timeout, expire)
         timer.daemon = True
         timer.start()
+        finished = threading.Event()
+        stopped = []
+
+        def watch():
+            # Bounded: ends with the copy (finished) or at the first reason to stop.
+            while not finished.wait(stop_interval):
+                reason = stop_check()
+                if reason:
+                    stopped.append(reason)
+                    timed_out.set()
+                    _stop(dump)
+                    _stop(restore)
+                    return
+
+        watcher = None
+        if stop_check is not None:
+            watcher = threading.Thread(target=watch)
+            watcher.daemon = True
+            watcher.start()
         restore_gone = False
         try:
             while True:
@@ -484,6 +513,9 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
             restore_rc = restore.wait()
         finally:
             timer.cancel()
+            finished.set()
+            if watcher is not None:
+                watcher.join()
             for process in (dump, restore):
                 _stop(process)
                 if process is not None:
@@ -495,7 +527,8 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
     except SeedError as exc:
         coordinates = str(exc)
     return StreamResult(total, clock() - started, dump_rc, restore_rc, _read_text(dump_err_path),
-                        _read_text(restore_err_path), timed_out.is_set(), coordinates)
+                        _read_text(restore_err_path), timed_out.is_set() and not stopped, coordinates,
+                        stopped[0] if stopped else '')
 
 
 def describe_stream_failure(result, secrets=()):
@@ -505,7 +538,9 @@ def describe_stream_failure(result, secrets=()):
     -9): that is reported as the restore's failure.
     """
     killed = -signal.SIGKILL
-    if result.timed_out:
+    if result.stopped:
+        message = 'the copy was stopped (%s); both programs were killed after %d bytes' % (result.stopped, result.bytes)
+    elif result.timed_out:
         message = 'the copy did not finish within the timeout; both programs were killed after %d bytes' % result.bytes
     elif result.restore_rc != 0 and result.dump_rc in (0, killed):
         message = ('mariadb (restore) failed with exit code %s after %d bytes: %s'
@@ -615,7 +650,10 @@ class NullScanner(object):
 def describe_backup_stream_failure(result, secrets=()):
     """The failure message of backup_command piped into mbstream, or None (pure)."""
     killed = -signal.SIGKILL
-    if result.timed_out:
+    if result.stopped:
+        message = ('the backup stream was stopped (%s); backup_command and mbstream were killed after %d bytes'
+                   % (result.stopped, result.bytes))
+    elif result.timed_out:
         message = ('the backup stream did not finish within the timeout; backup_command and mbstream were killed '
                    'after %d bytes' % result.bytes)
     elif result.restore_rc != 0 and result.dump_rc in (0, killed):

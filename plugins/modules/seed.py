@@ -152,6 +152,19 @@ options:
         task fails.
     type: int
     default: 3600
+  run_id:
+    description:
+      - The id of the playbook run that started this seed (see M(smooth.mariadb.run_lock)). The seed does not
+        start, and a running copy is stopped (both programs killed, the task failed, the seed record
+        C(failed) so that a later run resumes it), once the run lock (O(run_lock_path)) no longer names
+        this run - its run is gone and another took the lock over, or an operator removed it. The lock is
+        read once a second during the copy.
+      - Not set (the default), the seed does not look at the lock.
+    type: str
+  run_lock_path:
+    description: The run lock read with O(run_id).
+    type: path
+    default: /var/lib/smooth-mariadb/run.lock
   backup_command:
     description:
       - Method V(mariabackup) only, and required there. A command (a list of arguments, run on the target
@@ -471,7 +484,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     active_connections,
     read_all_slaves_status,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock
+from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock, read_lock_file, run_still_holds
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     BINLOG_INFO_FILES,
     EXCLUDED_SCHEMAS,
@@ -536,8 +549,26 @@ def argument_spec():
         start_command=dict(type='list', elements='str', default=['systemctl', 'start', 'mariadb.service']),
         mysql_user=dict(type='str', default='mysql'),
         accounts=dict(type='list', elements='str', default=[]),
+        run_id=dict(type='str'),
+        run_lock_path=dict(type='path', default='/var/lib/smooth-mariadb/run.lock'),
     )
     return spec
+
+
+def run_stop_check(params):
+    """The stop_check of the copy: why to stop ('' to go on), from the run lock; None without run_id."""
+    run_id = params.get('run_id')
+    if not run_id:
+        return None
+
+    def check():
+        record = read_lock_file(params['run_lock_path'])
+        if run_still_holds(record, run_id):
+            return ''
+        return ('the run lock %s names %s, not run %s that started this seed: that run is gone and another took '
+                'the lock over, or the lock was removed'
+                % (params['run_lock_path'], 'no run' if record is None else 'run %s' % record.get('run_id'), run_id))
+    return check
 
 
 class SeedFailed(Exception):
@@ -924,7 +955,7 @@ def copy_with_dump(module, databases, dump_bin, client_bin, secrets):
         target_file = write_option_file(workdir, 'target.cnf', target_kwargs)
         stream = stream_dump(dump_command(dump_bin, source_file, databases, params['compress']),
                              restore_command(client_bin, target_file), workdir, params['timeout'],
-                             scanner=CoordinateScanner())
+                             scanner=CoordinateScanner(), stop_check=run_stop_check(params))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     failure = describe_stream_failure(stream, secrets)
@@ -1098,7 +1129,7 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
         step.commands.append('%s | %s' % (step.show(params['backup_command']),
                                           step.show(extract_command(plan['mbstream'], backup_dir))))
         stream = stream_dump(params['backup_command'], extract_command(plan['mbstream'], backup_dir), logs,
-                             params['timeout'], scanner=NullScanner())
+                             params['timeout'], scanner=NullScanner(), stop_check=run_stop_check(params))
     finally:
         shutil.rmtree(logs, ignore_errors=True)
     failure = describe_backup_stream_failure(stream, step.secrets)
@@ -1205,6 +1236,10 @@ def main():
 
     # Held until the module ends: a run that takes over the lock of a dead run waits for it.
     work_lock = None if module.check_mode else hold_work_lock()  # noqa: F841  pylint: disable=unused-variable
+    stop_check = run_stop_check(params)
+    reason = stop_check() if stop_check is not None and not module.check_mode else ''
+    if reason:
+        module.fail_json(msg='Seed not started: %s.' % reason)
     target_label = describe_target(params)
     target_connection = mariadb_connect(module)
     source_connection, source_label = connect_params(module, source_login_params(params))

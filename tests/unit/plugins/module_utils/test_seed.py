@@ -310,6 +310,30 @@ class TestStream(object):
         assert describe_stream_failure(result) == ('the copy did not finish within the timeout; both programs were '
                                                    'killed after 0 bytes')
 
+    def test_stop_check_kills_both_and_says_why(self, tmp_path):
+        # The run that started the seed is gone: the module's check answers with the reason.
+        sleeper = python('import sys, time\nsys.stdout.write("-- x\\n")\nsys.stdout.flush()\ntime.sleep(30)')
+        asked = []
+
+        def stop_check():
+            asked.append(1)
+            return 'the run lock no longer names run r1' if len(asked) >= 2 else None
+        restored = tmp_path / 'o'
+        result = stream_dump(sleeper, python(RESTORER) + [str(restored)], str(tmp_path), timeout=60,
+                             stop_check=stop_check, stop_interval=0.2)
+        assert result.stopped == 'the run lock no longer names run r1' and not result.timed_out
+        assert result.seconds < 20 and len(asked) == 2
+        assert describe_stream_failure(result) == ('the copy was stopped (the run lock no longer names run r1); both '
+                                                   'programs were killed after 5 bytes')
+        assert describe_backup_stream_failure(result).startswith('the backup stream was stopped (the run lock')
+
+    def test_stop_check_that_never_answers_leaves_the_copy_alone(self, work):
+        tmp, dump_file = work
+        result = stream_dump(python(DUMPER) + [dump_file, '0'], python(RESTORER) + [str(tmp / 'o')],
+                             str(tmp), timeout=60, stop_check=lambda: None, stop_interval=0.05)
+        assert result.stopped == '' and describe_stream_failure(result) is None
+        assert result.bytes == len(DUMP) * 200
+
     def test_missing_program(self, tmp_path):
         with pytest.raises(OSError):
             stream_dump([str(tmp_path / 'nope')], python(RESTORER) + [str(tmp_path / 'o')], str(tmp_path), timeout=5)

@@ -326,3 +326,16 @@ def test_mariabackup_failed_move_back_restores_the_old_datadir(tmp_path, monkeyp
     assert (tmp_path / 'work' / 'backup' / 'stream').read_text() == 'xbstream-bytes'
     assert (tmp_path / 'work' / '.smooth-mariadb-seed').exists() and restarted == [1]
     assert target.executed() == [] and 'Secret-pw-1' not in repr(caught.value.extra)
+
+
+def test_run_stop_check_reads_the_run_lock(tmp_path):
+    lock = tmp_path / 'run.lock'
+    params = {'run_id': 'r1', 'run_lock_path': str(lock)}
+    check = mod.run_stop_check(params)
+    assert check() == ('the run lock %s names no run, not run r1 that started this seed: that run is gone and another '
+                       'took the lock over, or the lock was removed' % lock)
+    lock.write_text('{"run_id": "r1"}\n')
+    assert check() == ''
+    lock.write_text('{"run_id": "r2"}\n')
+    assert 'names run r2, not run r1' in check()
+    assert mod.run_stop_check({'run_id': None, 'run_lock_path': str(lock)}) is None
