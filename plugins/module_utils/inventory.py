@@ -14,6 +14,8 @@ plugins/filter/topology.py and the unit tests call these directly.
 import ipaddress
 import re
 
+from ansible_collections.smooth.mariadb.plugins.module_utils.topology import address_on_interface
+
 # MariaDB keeps MASTER_PASSWORD in at most 96 bytes: CHANGE MASTER fails with
 # ER_WRONG_STRING_LENGTH (1470) "... is too long for MASTER_PASSWORD (should
 # be no longer than 96)" (measured on 10.11: 96 ASCII characters or 48
@@ -171,29 +173,21 @@ def vip_network_problem(node, facts, variable):
     """
     address = node.get('address')
     vip = node.get('vip')
-    for name in facts.get('interfaces', []) or []:
-        data = facts.get(name.replace('-', '_').replace('.', '_').replace(':', '_'), {})
-        if not isinstance(data, dict):
-            continue
-        entries = [data['ipv4']] if isinstance(data.get('ipv4'), dict) else []
-        entries += [entry for entry in data.get('ipv4_secondaries', []) or [] if isinstance(entry, dict)]
-        for entry in entries:
-            if entry.get('address') != address:
-                continue
-            try:
-                network = ipaddress.IPv4Network('%s/%s' % (address, entry.get('netmask')), strict=False)
-            except ValueError:
-                return ''
-            device = data.get('device', name)
-            if ipaddress.IPv4Address(vip) not in network:
-                where = (node.get('name', '?'), vip, variable, network, device, address, network)
-                return ('%s: the VIP %s (%s) is not in the network %s of %s, the interface that holds the node\'s '
-                        'address %s and would hold the VIP: clients on that network could not reach it. Choose '
-                        'a free address in %s' % where)
-            return ''
-    return ('%s: no interface holds the node\'s address %s (interfaces: %s): set ansible_host or smooth_address '
-            'to the address the node is reached on' % (node.get('name', '?'), address,
-                                                       ', '.join(sorted(facts.get('interfaces', []) or []))))
+    device, entry = address_on_interface(facts, address)
+    if device is None:
+        return ('%s: no interface holds the node\'s address %s (interfaces: %s): set ansible_host or smooth_address '
+                'to the address the node is reached on' % (node.get('name', '?'), address,
+                                                           ', '.join(sorted(facts.get('interfaces', []) or []))))
+    try:
+        network = ipaddress.IPv4Network('%s/%s' % (address, entry.get('netmask')), strict=False)
+    except ValueError:
+        return ''
+    if ipaddress.IPv4Address(vip) in network:
+        return ''
+    where = (node.get('name', '?'), vip, variable, network, device, address, network)
+    return ('%s: the VIP %s (%s) is not in the network %s of %s, the interface that holds the node\'s '
+            'address %s and would hold the VIP: clients on that network could not reach it. Choose '
+            'a free address in %s' % where)
 
 
 # The expansion planner's arguments, as the inventory of expand_2n.yml names them.

@@ -197,21 +197,27 @@ def check_addresses(plan, addresses):
     return True
 
 
-def interface_for_address(facts, address):
-    """Name of the interface that holds IPv4 address 'address', from Ansible facts."""
-    for name in facts.get('interfaces', []):
+def address_on_interface(facts, address):
+    """(device, IPv4 entry of the facts) of the interface that holds IPv4 address 'address', or (None, None)."""
+    for name in facts.get('interfaces', []) or []:
         data = facts.get(name.replace('-', '_').replace('.', '_').replace(':', '_'), {})
         if not isinstance(data, dict):
             continue
-        addresses = []
-        if isinstance(data.get('ipv4'), dict):
-            addresses.append(data['ipv4'].get('address'))
-        for extra in data.get('ipv4_secondaries', []) or []:
-            addresses.append(extra.get('address'))
-        if address in addresses:
-            return data.get('device', name)
-    raise TopologyError('no interface holds address %s (interfaces: %s)'
-                        % (address, ', '.join(sorted(facts.get('interfaces', [])))))
+        entries = [data['ipv4']] if isinstance(data.get('ipv4'), dict) else []
+        entries += [entry for entry in data.get('ipv4_secondaries', []) or [] if isinstance(entry, dict)]
+        for entry in entries:
+            if entry.get('address') == address:
+                return data.get('device', name), entry
+    return None, None
+
+
+def interface_for_address(facts, address):
+    """Name of the interface that holds IPv4 address 'address', from Ansible facts."""
+    device, _entry = address_on_interface(facts, address)
+    if device is None:
+        raise TopologyError('no interface holds address %s (interfaces: %s)'
+                            % (address, ', '.join(sorted(facts.get('interfaces', [])))))
+    return device
 
 
 def vrrp_instance(node, facts):
