@@ -11,16 +11,20 @@ makes the partner skip or re-apply transactions, and two members with one
 auto-increment offset hand out the same ids. So a plan that would change
 the identity of a node holding data is refused before anything changes.
 
-Pure functions, no Ansible imports: the module server_identity reads the
-facts, the filter identity_check decides, and the unit tests call both.
+Pure functions, no Ansible imports of their own (the schemas that are not
+user data come from module_utils/seed.py): the module server_identity reads
+the facts, the filter identity_check decides, and the unit tests call both.
 """
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
+    METADATA_SCHEMA,
+    METADATA_TABLE,
+    excluded_schema,
+)
 
 IDENTITY_KEYS = ('server_id', 'gtid_domain_id', 'auto_increment_increment', 'auto_increment_offset')
 # What smooth_identities can pin (module_utils/topology.py: PINNABLE).
 PINNED_KEYS = ('server_id', 'gtid_domain_id', 'auto_increment_offset')
-SYSTEM_DATABASES = frozenset(('mysql', 'information_schema', 'performance_schema', 'sys'))
-# Where this collection keeps its own records (seed, split points).
-STATE_DATABASE = 'smooth_mariadb'
 # my_print_defaults --mysqld prints these as --server-id=7 or --server_id=7.
 _OPTION_KEYS = {
     'server_id': 'server_id',
@@ -87,11 +91,11 @@ def datadir_databases(entries):
     """
     databases = []
     for name, files in entries.items():
-        if name in SYSTEM_DATABASES or name == STATE_DATABASE or name.startswith('#') or name == 'lost+found':
+        if excluded_schema(name) or name.startswith('#') or name == 'lost+found':
             continue
         if any(f == 'db.opt' or f.endswith(('.frm', '.ibd', '.MYD', '.MAD')) for f in files):
             databases.append(name)
-    seeded = 'seed.frm' in (entries.get(STATE_DATABASE) or [])
+    seeded = '%s.frm' % METADATA_TABLE in (entries.get(METADATA_SCHEMA) or [])
     return sorted(databases), seeded
 
 

@@ -150,8 +150,6 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.identity import (
-    SYSTEM_DATABASES,
-    STATE_DATABASE,
     IdentityError,
     data_evidence,
     datadir_databases,
@@ -166,6 +164,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     to_int,
     to_text,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import METADATA_SCHEMA, METADATA_TABLE, excluded_schema
 
 DEFAULT_DATADIR = '/var/lib/mysql'
 
@@ -177,16 +176,13 @@ def read_running(session):
         '@@GLOBAL.auto_increment_increment AS auto_increment_increment, '
         '@@GLOBAL.auto_increment_offset AS auto_increment_offset, @@GLOBAL.gtid_binlog_state AS gtid_binlog_state, '
         '@@GLOBAL.gtid_slave_pos AS gtid_slave_pos, @@datadir AS datadir, VERSION() AS version')
-    excluded = sorted(SYSTEM_DATABASES | {STATE_DATABASE})
-    databases = session.fetch_all(
-        'SELECT schema_name AS name FROM information_schema.schemata '
-        'WHERE schema_name NOT IN (%s, %s, %s, %s, %s) ORDER BY schema_name', excluded)
+    schemas = session.fetch_all('SELECT schema_name AS name FROM information_schema.schemata ORDER BY schema_name')
     seeded = session.fetch_one(
         'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = %s AND table_name = %s',
-        [STATE_DATABASE, 'seed'])
+        [METADATA_SCHEMA, METADATA_TABLE])
     identity = dict((key, to_int(row[key])) for key in
                     ('server_id', 'gtid_domain_id', 'auto_increment_increment', 'auto_increment_offset'))
-    user_databases = [to_text(item['name']) for item in databases]
+    user_databases = [name for name in (to_text(item['name']) for item in schemas) if not excluded_schema(name)]
     binlog_state, slave_pos = to_text(row['gtid_binlog_state'] or ''), to_text(row['gtid_slave_pos'] or '')
     evidence = data_evidence(user_databases, binlog_state, slave_pos)
     return dict(running=True, installed=True, source='server', identity=identity, datadir=to_text(row['datadir']),
