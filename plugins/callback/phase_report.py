@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 name: phase_report
 type: aggregate
 short_description: Time each phase of a playbook and report the rows the modules copied and deleted
-version_added: 0.2.0
+version_added: 0.1.0
 author: smooth.mariadb developers (!UNKNOWN)
 description:
   - Times the plays of a playbook grouped by phase. A play named C(Phase <phase> - ...) belongs to

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: pair_compare
 short_description: Find rows on which the two nodes of a dual-master pair diverged, while the application writes
-version_added: 0.3.0
+version_added: 0.1.0
 description:
   - Compares the two nodes of a dual-master pair (O(servers)) table by table and chunk by chunk, while they
     keep taking writes, and fails naming the table and the primary key range of every chunk whose rows differ

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: replication_wait
 short_description: Wait until a MariaDB replica has applied everything its source had (GTID barrier)
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - A catch-up barrier. Reads the source's C(@@gtid_binlog_pos) at the moment of the
     call, then waits on the replica with C(MASTER_GTID_WAIT()) until its

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: seed
 short_description: Make a new MariaDB node a consistent copy of a source and return the coordinates to replicate from
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Copies the user databases of a source server into a new (target) server and sets
     the target's C(@@GLOBAL.gtid_slave_pos) to the position of the copy, so that

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: shard_purge
 short_description: Delete the rows a shard node no longer owns, in small throttled chunks
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - After a modulo-sharded fleet grows from N to 2N shards, each node still holds
     the rows of the residue it gave away. This module deletes, from every listed

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: shard_verify
 short_description: Prove that modulo shards hold exactly their rows, mirrors agree, and nothing was lost
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads a set of servers (O(servers)) and sharded tables (O(tables)) and asserts
     three things, failing with the full report when any of them does not hold -
