@@ -1044,12 +1044,29 @@ def read_dump_threads(session):
     return threads
 
 
+def grantee_of(current_user):
+    """The GRANTEE of information_schema.USER_PRIVILEGES for a CURRENT_USER() value (pure):
+    'smooth_admin@10.0.0.1' -> "'smooth_admin'@'10.0.0.1'" (the host is after the last @)."""
+    user, _sep, host = to_text(current_user).rpartition('@')
+    return "'%s'@'%s'" % (user, host)
+
+
+def holds_process_privilege(rows, current_user):
+    """Whether rows of USER_PRIVILEGES (grantee, privilege) give the account CURRENT_USER() PROCESS or
+    SUPER (pure). The view lists every account's privileges to a login that may read mysql.*, so
+    the rows of other accounts (root's) prove nothing about this one."""
+    grantee = grantee_of(current_user)
+    return any(to_text(row['grantee']) == grantee and to_text(row['privilege']).upper() in ('PROCESS', 'SUPER')
+               for row in rows)
+
+
 def read_process_privilege(session):
-    """Whether the account sees every thread (PROCESS privilege, granted directly)."""
+    """Whether the login account sees every thread (PROCESS privilege, granted directly to it)."""
+    current_user = session.fetch_one('SELECT CURRENT_USER() AS user')['user']
     rows = session.fetch_all(
-        "SELECT PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES "
+        "SELECT GRANTEE AS grantee, PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES "
         "WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')")
-    return bool(rows)
+    return holds_process_privilege(rows, current_user)
 
 
 def read_wsrep_on(session):

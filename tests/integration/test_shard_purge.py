@@ -765,3 +765,28 @@ def test_an_account_without_delete_is_refused_in_check_mode_as_in_the_real_run(a
         assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
     finally:
         a.setup_sql(["DROP USER IF EXISTS 'purge_ro'@'%'"])
+
+
+def test_a_partner_login_that_reads_everything_but_lacks_process_is_refused(ansible, servers, shard_db, waiter):
+    """The interlock asks whether its login sees every thread (PROCESS). information_schema.USER_PRIVILEGES
+    shows every account's privileges to a login with SELECT on mysql.*: the check used to find root's PROCESS
+    there and pass for a login without it, which sees only its own binlog dump threads (measured with the
+    node-to-node admin login of expand_2n.yml, which has global SELECT). It must ask about its own account."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    replicate(b, a, 'from_a')
+    waiter(lambda: running(b, 'from_a'), what='b replicating from a')
+    b.setup_sql(["CREATE USER IF NOT EXISTS 'peer_noproc'@'%' IDENTIFIED BY 'np-Secret-1'",
+                 "GRANT SELECT, SLAVE MONITOR, REPLICATION MASTER ADMIN ON *.* TO 'peer_noproc'@'%'"])
+    try:
+        partner = dict(login_host=b.host, login_port=b.port, login_user='peer_noproc', login_password='np-Secret-1')
+        refused = ansible(MODULE, purge_args(a, db, partner=partner), check=True)
+        assert refused['failed'] is True, refused
+        assert 'the login account on partner %s:%d lacks the PROCESS privilege' % (b.host, b.port) in refused['msg'], \
+            refused['msg']
+        b.setup_sql(["GRANT PROCESS ON *.* TO 'peer_noproc'@'%'"])
+        granted = ansible(MODULE, purge_args(a, db, partner=partner), check=True)
+        assert granted.get('failed') is not True, granted.get('msg')
+        assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
+    finally:
+        b.setup_sql(["DROP USER IF EXISTS 'peer_noproc'@'%'"])

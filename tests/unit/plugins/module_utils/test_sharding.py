@@ -854,3 +854,24 @@ def test_parse_deleted_rows():
     assert identities == frozenset() and len(problems) == 3
     assert problems[0] == ("deleted_on_owner[0] must be {table, key (a list of primary key values), shard_key (an "
                            "integer)}, got {'table': 'a.b', 'key': 1, 'shard_key': 7}")
+
+
+@pytest.mark.parametrize('current_user, grantee', [
+    ('smooth_admin@10.0.0.1', "'smooth_admin'@'10.0.0.1'"),
+    ('root@localhost', "'root'@'localhost'"),
+    ('odd@name@%', "'odd@name'@'%'"),
+])
+def test_grantee_of_puts_the_host_after_the_last_at(current_user, grantee):
+    assert s.grantee_of(current_user) == grantee
+
+
+def test_process_privilege_is_read_for_the_login_account_only():
+    # What a login with SELECT on *.* but no PROCESS sees: root's rows.
+    rows = [{'grantee': "'root'@'localhost'", 'privilege': 'PROCESS'},
+            {'grantee': "'root'@'localhost'", 'privilege': 'SUPER'}]
+    assert s.holds_process_privilege(rows, 'smooth_admin@10.0.0.1') is False
+    rows.append({'grantee': "'smooth_admin'@'10.0.0.1'", 'privilege': 'PROCESS'})
+    assert s.holds_process_privilege(rows, 'smooth_admin@10.0.0.1') is True
+    assert s.holds_process_privilege([{'grantee': "'smooth_admin'@'10.0.0.1'", 'privilege': 'super'}],
+                                     'smooth_admin@10.0.0.1') is True
+    assert s.holds_process_privilege([], 'root@localhost') is False
