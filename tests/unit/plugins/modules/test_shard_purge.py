@@ -87,7 +87,8 @@ NODE_BASICS = [
     ('SHOW ALL SLAVES STATUS', []),
     ('SHOW SLAVE HOSTS', []),
     ('information_schema.PROCESSLIST', []),
-    ('USER_PRIVILEGES', [{'privilege': 'PROCESS'}]),
+    ('CURRENT_USER()', [{'user': 'smooth_admin@localhost'}]),
+    ('USER_PRIVILEGES', [{'grantee': "'smooth_admin'@'localhost'", 'privilege': 'PROCESS'}]),
     ("LIKE 'wsrep_on'", [{'Variable_name': 'wsrep_on', 'Value': 'OFF'}]),
     ('EXPLAIN DELETE', []),
 ]
