@@ -258,8 +258,8 @@ def test_wrong_password_and_failed_dump(ansible, seed_source, target):
     assert variable(c, 'gtid_slave_pos') == retried['gtid_slave_pos']
 
 
-def test_a_seed_whose_run_lost_the_lock_stops_within_seconds_and_can_be_resumed(ansible, seed_source, target,
-                                                                                  waiter, tmp_path):
+def test_a_seed_whose_run_lost_the_lock_stops_within_seconds_and_can_be_resumed(
+        ansible, seed_source, target, waiter, tmp_path):
     """A seed left running by a killed ansible-playbook (issue 11): once another run took the lock over, the
     copy is stopped (mariadb-dump and the restoring client killed), the seed record says failed, the work
     lock is let go, and a later seed resumes. The dump is held still by a table lock on the source, so it

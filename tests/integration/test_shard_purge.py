@@ -794,8 +794,8 @@ def test_a_partner_login_that_reads_everything_but_lacks_process_is_refused(ansi
         b.setup_sql(["DROP USER IF EXISTS 'peer_noproc'@'%'"])
 
 
-def test_a_purge_whose_run_lost_the_lock_stops_within_seconds_and_frees_the_work_lock(ansible, servers, shard_db,
-                                                                                        waiter, tmp_path):
+def test_a_purge_whose_run_lost_the_lock_stops_within_seconds_and_frees_the_work_lock(
+        ansible, servers, shard_db, waiter, tmp_path):
     """What a purge left running by a killed ansible-playbook does (issue 11): it holds the node's work lock
     while it works, and once another run took the lock over (the lock file names another run), it stops at
     its next look - here while it pauses for a partner that lags, with 60 s of max_pause left - and lets the
