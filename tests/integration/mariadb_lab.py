@@ -526,3 +526,37 @@ def take_back(server, mariadbd, stop_script):
     if server.process is not None:
         server.process.poll()   # reap the first process if the scripts stopped it
     server.start(mariadbd)
+
+
+def runlock_utils():
+    """The collection's module_utils/runlock.py (the run lock and the work lock)."""
+    try:
+        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
+    except ImportError:
+        sys.path.append(_collections_root()[0])
+        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
+    return runlock
+
+
+def run_until_the_lock_moves(ansible, module, args, lock_path, started, what, timeout=30):
+    """Run a module whose args name run 'dead-run' and the run lock at lock_path (written here) in a thread,
+    as a killed ansible-playbook leaves it running; once started() is true, check that it holds the work
+    lock, point the run lock at 'new-run' (what a run that takes the lock over does first) and wait, at
+    most timeout s, for the module to end. Returns (its result, seconds from the lock's move to its end)."""
+    runlock = runlock_utils()
+    lock_path.write_text(json.dumps(runlock.lock_record('dead-run', {})))
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(result=ansible(
+        module, dict(args, run_id='dead-run', run_lock_path=str(lock_path)))))
+    worker.start()
+    try:
+        wait_for(started, timeout=60, what=what)
+        assert runlock.work_lock_active(), '%s does not hold the work lock while it works' % module
+    finally:
+        moved = time.monotonic()
+        lock_path.write_text(json.dumps(runlock.lock_record('new-run', {})))
+        worker.join(timeout)
+    took = time.monotonic() - moved
+    assert not worker.is_alive(), '%s still runs %d s after its run lost the lock' % (module, timeout)
+    assert not runlock.work_lock_active(), '%s ended and still holds the work lock' % module
+    return outcome['result'], took

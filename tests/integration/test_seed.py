@@ -15,18 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import threading
-import time
 
 import pytest
 
 from mariadb_lab import (
     ADMIN_PASSWORD,
     BackgroundWriter,
-    _collections_root,
     checksum_tables,
     find_server_binaries,
+    run_until_the_lock_moves,
     take_back,
     wipe_server,
     write_service_scripts,
@@ -259,48 +256,32 @@ def test_wrong_password_and_failed_dump(ansible, seed_source, target):
 
 
 def test_a_seed_whose_run_lost_the_lock_stops_within_seconds_and_can_be_resumed(
-        ansible, seed_source, target, waiter, tmp_path):
+        ansible, seed_source, target, tmp_path):
     """A seed left running by a killed ansible-playbook (issue 11): once another run took the lock over, the
     copy is stopped (mariadb-dump and the restoring client killed), the seed record says failed, the work
     lock is let go, and a later seed resumes. The dump is held still by a table lock on the source, so it
     would otherwise wait as long as the lock is held."""
-    try:
-        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
-    except ImportError:
-        sys.path.append(_collections_root()[0])
-        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
     a, c = seed_source, target
     lock = tmp_path / 'run.lock'
-    lock.write_text(json.dumps(runlock.lock_record('dead-run', {})))
-    outcome = {}
     blocker = a.root_connection()
     try:
         with blocker.cursor() as cursor:
             cursor.execute('LOCK TABLES shop.orders WRITE')
-        worker = threading.Thread(target=lambda: outcome.update(result=ansible(MODULE, seed_args(
-            c, a, databases=['shop'], run_id='dead-run', run_lock_path=str(lock)))))
-        worker.start()
-        waiter(lambda: a.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST "
-                               "WHERE STATE LIKE 'Waiting for table metadata lock%%'")[0]['n'] > 0,
-               timeout=60, what='the dump waiting for shop.orders')
-        assert runlock.work_lock_active(), 'the seed does not hold the work lock while it copies'
-        taken_over = time.monotonic()
-        lock.write_text(json.dumps(runlock.lock_record('new-run', {})))
-        worker.join(30)
-        stopped_after = time.monotonic() - taken_over
-        assert not worker.is_alive(), 'the seed still runs 30 s after its run lost the lock'
+        stopped, took = run_until_the_lock_moves(
+            ansible, MODULE, seed_args(c, a, databases=['shop']), lock,
+            lambda: a.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST "
+                            "WHERE STATE LIKE 'Waiting for table metadata lock%%'")[0]['n'] > 0,
+            'the dump waiting for shop.orders')
     finally:
         with blocker.cursor() as cursor:
             cursor.execute('UNLOCK TABLES')
         blocker.close()
-    print('\nFIGURE seed of a run that lost the lock: stopped %.1f s after the lock named another run' % stopped_after)
-    stopped = outcome['result']
+    print('\nFIGURE seed of a run that lost the lock: stopped %.1f s after the lock named another run' % took)
     assert stopped.get('failed') is True
     assert 'the run lock %s names run new-run, not run dead-run that started this seed' % lock in stopped['msg'], \
         stopped['msg']
     assert stopped['record']['state'] == 'failed'
-    assert stopped_after < 10, 'the copy went on waiting instead of reading the lock'
-    assert not runlock.work_lock_active(), 'the stopped seed still holds the work lock'
+    assert took < 10, 'the copy went on waiting instead of reading the lock'
     assert a.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = 'admin' "
                    "AND INFO LIKE '%%shop%%'")[0]['n'] == 0, 'the dump still runs on the source'
 

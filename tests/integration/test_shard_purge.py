@@ -16,14 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import threading
-import time
 import uuid
 
 import pymysql
 import pytest
 
-from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER, _collections_root
+from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER, _collections_root, run_until_the_lock_moves
 
 MODULE = 'smooth.mariadb.shard_purge'
 
@@ -800,46 +798,29 @@ def test_a_purge_whose_run_lost_the_lock_stops_within_seconds_and_frees_the_work
     while it works, and once another run took the lock over (the lock file names another run), it stops at
     its next look - here while it pauses for a partner that lags, with 60 s of max_pause left - and lets the
     work lock go, which is what the run that took over waits for. Before, nothing stopped it."""
-    try:
-        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
-    except ImportError:
-        sys.path.append(_collections_root()[0])
-        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
     a, b = servers.a, servers.b
     db = shard_db
     replicate(b, a, 'from_a')
     waiter(lambda: running(b, 'from_a'), what='b replicating from a')
     lock = tmp_path / 'run.lock'
-    lock.write_text(json.dumps(runlock.lock_record('dead-run', {})))
     args = purge_args(a, db, tables=['%s.accounts' % db], key_column='id', chunk_size=5,
-                      partner=dict(login_host=b.host, login_port=b.port), max_lag=0, max_pause=60,
-                      run_id='dead-run', run_lock_path=str(lock))
-    outcome = {}
+                      partner=dict(login_host=b.host, login_port=b.port), max_lag=0, max_pause=60)
     blocker = b.root_connection()
     try:
         # B's SQL thread waits on a row lock: the purge commits a chunk, then pauses for B.
         with blocker.cursor() as cursor:
             cursor.execute('BEGIN')
             cursor.execute('SELECT COUNT(*) FROM %s.accounts FOR UPDATE' % db)
-        worker = threading.Thread(target=lambda: outcome.update(result=ansible(MODULE, args)))
-        worker.start()
-        waiter(lambda: count(a, 'SELECT COUNT(*) FROM %s.accounts' % db) == 145, timeout=60,
-               what='the first chunk committed on a')
-        assert runlock.work_lock_active(), 'the purge does not hold the work lock while it works'
-        taken_over = time.monotonic()
-        lock.write_text(json.dumps(runlock.lock_record('new-run', {})))
-        worker.join(30)
-        stopped_after = time.monotonic() - taken_over
-        assert not worker.is_alive(), 'the purge still runs 30 s after its run lost the lock'
+        stopped, took = run_until_the_lock_moves(
+            ansible, MODULE, args, lock, lambda: count(a, 'SELECT COUNT(*) FROM %s.accounts' % db) == 145,
+            'the first chunk committed on a')
     finally:
         blocker.rollback()
         blocker.close()
-    print('\nFIGURE purge of a run that lost the lock: stopped %.1f s after the lock named another run' % stopped_after)
-    stopped = outcome['result']
+    print('\nFIGURE purge of a run that lost the lock: stopped %.1f s after the lock named another run' % took)
     assert stopped['failed'] is True
     assert ('stopped: the run lock %s names run new-run, not run dead-run that started this purge' % lock
             in stopped['msg']), stopped['msg']
     assert '5 row(s) deleted so far in 1 chunk(s) are committed; a rerun continues' in stopped['msg']
-    assert stopped_after < 10, 'it paused on (max_pause 60 s) instead of reading the lock'
-    assert not runlock.work_lock_active(), 'the stopped purge still holds the work lock'
+    assert took < 10, 'it paused on (max_pause 60 s) instead of reading the lock'
     assert count(a, 'SELECT COUNT(*) FROM %s.accounts' % db) == 145
