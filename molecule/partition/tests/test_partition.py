@@ -7,21 +7,29 @@ The faults run once (module fixture ``faults``), in this order:
    both still reach the witnesses and the clients);
 2. the VIP holder loses its whole network for 20 s (its interface goes down).
 Then the checks: the ledger (no acknowledged write lost or overwritten), the
-binary logs (the two nodes never took client writes at the same time), the
+binary logs (read with mariadb-binlog on the nodes: the two nodes never took
+client writes at the same time), the
 pair replicating both ways, and both nodes holding the same rows.
+
+Last, with the load stopped: a node whose path to the controller is cut for
+60 s while a module runs on it (issue 11: such a host once hung a run for
+14 minutes, the kernel's TCP timeout) must be reported unreachable before the
+path comes back, so the run stops instead of waiting.
 """
 
+import calendar
 import os
+import re
+import shlex
+import subprocess
 import sys
 import time
 
 import pytest
-from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import MariadbGtidEvent
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
 from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
-    ADMIN, RUNNER, SHARDS, host, ledger_check, print_load_figures, print_slowest_writes, replication_status,
+    PROJECT, RUNNER, SHARDS, host, ledger_check, print_load_figures, print_slowest_writes, replication_status,
     sql, stop_load, vip_holder, vip_of, wait_for,
 )
 
@@ -169,24 +177,34 @@ def test_no_acknowledged_write_is_lost_or_overwritten(faults, load):
     assert rc == 0, report
 
 
+# A GTID event's header as mariadb-binlog prints it (timestamps in the TZ it runs with):
+# #261203  8:02:08 server id 1  end_log_pos 372 CRC32 0xf484ea8f <TAB>GTID 1-1-1 ddl
+GTID_HEADER = re.compile(r"^#(\d{6})\s+(\d{1,2}:\d{2}:\d{2}) server id (\d+)\s.*\tGTID \d+-\d+-\d+")
+
+
 def client_write_seconds(name, since, until):
     """Seconds (binary log timestamps) in which node 'name' committed transactions
-    of its own (client writes: their GTID carries its server_id), within [since, until]."""
+    of its own (client writes: their GTID carries its server_id), within [since, until].
+
+    Read with mariadb-binlog, MariaDB's own reader, on the node, in UTC, bounded
+    in time. (This test used python-mysql-replication's non-blocking read over the
+    network: MariaDB resets a non-blocking dump while the server is written to,
+    module_utils/binlog.py says, and the reader then asks again from the start of
+    the binary log; in two runs it restarted ~8 times a second for minutes.)"""
     own = int(sql(name, "SELECT @@server_id")[0][0])
-    first = sql(name, "SHOW BINARY LOGS")[0][0]
-    stream = BinLogStreamReader(
-        connection_settings={"host": address(name), "port": 3306, "user": ADMIN[0], "passwd": ADMIN[1]},
-        server_id=4000 + own, blocking=False, resume_stream=True, log_file=first, log_pos=4,
-        only_events=[MariadbGtidEvent], is_mariadb=True)
+    datadir = sql(name, "SELECT @@datadir")[0][0]
+    files = " ".join(shlex.quote(os.path.join(datadir, row[0])) for row in sql(name, "SHOW BINARY LOGS"))
+    out = host(name).check_output("TZ=UTC timeout 120 mariadb-binlog %s | grep -a 'GTID [0-9]' || true" % files)
     seconds, count = set(), 0
-    try:
-        for event in stream:
-            count += 1
-            if event.server_id == own and since - 1 <= event.timestamp <= until + 1:
-                seconds.add(event.timestamp)
-    finally:
-        stream.close()
-    assert count > 0, "read no GTID event from %s's binary log" % name
+    for line in out.splitlines():
+        match = GTID_HEADER.match(line)
+        if not match:
+            continue
+        count += 1
+        stamp = calendar.timegm(time.strptime("%s %s" % match.group(1, 2), "%y%m%d %H:%M:%S"))
+        if int(match.group(3)) == own and since - 1 <= stamp <= until + 1:
+            seconds.add(stamp)
+    assert count > 0, "read no GTID event from %s's binary log (%s)" % (name, files)
     return seconds
 
 
@@ -229,3 +247,47 @@ def test_only_the_holder_is_writable_after_the_faults(faults, load):
     holder = vip_holder(SHARD)
     assert sql(holder, "SELECT @@read_only") == [["0"]]
     assert sql(partner_of(holder), "SELECT @@read_only") == [["1"]]
+
+
+CONTROLLER_CUT_SECONDS = 60
+
+
+def test_a_node_cut_from_the_controller_is_unreachable_before_the_path_returns(faults, load, tmp_path):
+    # The backup node: the VIP and the clients are not affected.
+    name = partner_of(vip_holder(SHARD))
+    # The controller's address as the node sees it (the lab networks have no default route).
+    controller = host(name).check_output("echo $SSH_CONNECTION").split()[0]
+    # ansible as a user runs it: the project's ansible.cfg (its ssh_args), a
+    # fresh ssh master connection of its own.
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(PROJECT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, ".collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    run = subprocess.Popen(["ansible", "-i", inventory, name, "-m", "ansible.builtin.command", "-a", "sleep 150"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=PROJECT)
+    try:
+        assert wait_for(lambda: host(name).run("pgrep -fx 'sleep 150'").rc == 0, 60, interval=1), (
+            "the module did not start on %s" % name)
+        # The cut and its end run on the node, detached: no connection from the
+        # controller could end it. It starts 2 s later, once this command has returned.
+        host(name).check_output(
+            "setsid sh -c 'sleep 2; date +%%s.%%N > /run/controller-cut; "
+            "ip neigh replace %s lladdr %s dev eth0 nud permanent; sleep %d; ip neigh del %s dev eth0' "
+            "</dev/null >/dev/null 2>&1 &" % (controller, BOGUS_MAC % 9, CONTROLLER_CUT_SECONDS, controller))
+        output = run.communicate(timeout=CONTROLLER_CUT_SECONDS + 120)[0]
+        ended = time.time()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert wait_for(lambda: reachable(name), CONTROLLER_CUT_SECONDS + 60, interval=2), (
+        "%s is still unreachable %d s after the run ended" % (name, CONTROLLER_CUT_SECONDS + 60))
+    cut = float(host(name).check_output("cat /run/controller-cut"))
+    host(name).run("pkill -fx 'sleep 150'")
+    print("\nFIGURE controller cut: %s reported after %.1f s of a %d s cut, exit status %d: %s"
+          % (name, ended - cut, CONTROLLER_CUT_SECONDS, run.returncode,
+             " ".join(line.strip() for line in output.splitlines() if "UNREACHABLE" in line or "msg" in line)[:300]))
+    assert run.returncode != 0 and "UNREACHABLE" in output, output
+    assert ended - cut < CONTROLLER_CUT_SECONDS, (
+        "ansible waited %.1f s, until the path came back, to tell that %s is cut off:\n%s" % (ended - cut, name, output))
+    caught_up()
