@@ -18,8 +18,8 @@ help:
 	@echo "                double it to 2 shards under live writes and print a report"
 	@echo "make lab        set up this machine, create 4 lab hosts, deploy the example fleet (2 shards)"
 	@echo "make lab-down   remove the lab hosts and their network"
-	@echo "make test       set up this machine and run every test (lint, sanity, unit, integration, molecule)"
-	@echo "make lint | sanity | unit | integration | molecule | build | bench | bench-failover"
+	@echo "make test       set up this machine and run every test (lint, sanity, unit, artifact-check, integration, molecule)"
+	@echo "make lint | sanity | unit | artifact-check | integration | molecule | build | bench | bench-failover"
 
 setup:
 	lab/lab.sh setup
