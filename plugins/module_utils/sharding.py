@@ -1052,11 +1052,12 @@ def grantee_of(current_user):
 
 
 def holds_process_privilege(rows, current_user):
-    """Whether rows of USER_PRIVILEGES (grantee, privilege) give the account CURRENT_USER() PROCESS or
-    SUPER (pure). The view lists every account's privileges to a login that may read mysql.*, so
-    the rows of other accounts (root's) prove nothing about this one."""
+    """Whether rows of USER_PRIVILEGES (grantee, privilege) give the account CURRENT_USER() PROCESS
+    (pure); only PROCESS shows the threads of other accounts (MariaDB: SHOW PROCESSLIST).
+    The view lists every account's privileges to a login that may read mysql.*, so the rows of
+    other accounts (root's) prove nothing about this one."""
     grantee = grantee_of(current_user)
-    return any(to_text(row['grantee']) == grantee and to_text(row['privilege']).upper() in ('PROCESS', 'SUPER')
+    return any(to_text(row['grantee']) == grantee and to_text(row['privilege']).upper() == 'PROCESS'
                for row in rows)
 
 
@@ -1065,7 +1066,7 @@ def read_process_privilege(session):
     current_user = session.fetch_one('SELECT CURRENT_USER() AS user')['user']
     rows = session.fetch_all(
         "SELECT GRANTEE AS grantee, PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES "
-        "WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')")
+        "WHERE PRIVILEGE_TYPE = 'PROCESS'")
     return holds_process_privilege(rows, current_user)
 
 

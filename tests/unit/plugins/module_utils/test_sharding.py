@@ -872,6 +872,9 @@ def test_process_privilege_is_read_for_the_login_account_only():
     assert s.holds_process_privilege(rows, 'smooth_admin@10.0.0.1') is False
     rows.append({'grantee': "'smooth_admin'@'10.0.0.1'", 'privilege': 'PROCESS'})
     assert s.holds_process_privilege(rows, 'smooth_admin@10.0.0.1') is True
-    assert s.holds_process_privilege([{'grantee': "'smooth_admin'@'10.0.0.1'", 'privilege': 'super'}],
+    assert s.holds_process_privilege([{'grantee': "'smooth_admin'@'10.0.0.1'", 'privilege': 'process'}],
                                      'smooth_admin@10.0.0.1') is True
+    # SUPER does not show other accounts' threads.
+    assert s.holds_process_privilege([{'grantee': "'smooth_admin'@'10.0.0.1'", 'privilege': 'SUPER'}],
+                                     'smooth_admin@10.0.0.1') is False
     assert s.holds_process_privilege([], 'root@localhost') is False
