@@ -191,12 +191,16 @@ def client_write_seconds(name, since, until):
     network: MariaDB resets a non-blocking dump while the server is written to,
     module_utils/binlog.py says, and the reader then asks again from the start of
     the binary log; in two runs it restarted ~8 times a second for minutes.)"""
-    own = int(sql(name, "SELECT @@server_id")[0][0])
-    datadir = sql(name, "SELECT @@datadir")[0][0]
-    files = " ".join(shlex.quote(os.path.join(datadir, row[0])) for row in sql(name, "SHOW BINARY LOGS"))
-    out = host(name).check_output("TZ=UTC timeout 120 mariadb-binlog %s | grep -a 'GTID [0-9]' || true" % files)
+    own, basename = sql(name, "SELECT @@server_id, @@log_bin_basename")[0]
+    own = int(own)
+    files = " ".join(shlex.quote(os.path.join(os.path.dirname(basename), row[0]))
+                     for row in sql(name, "SHOW BINARY LOGS"))
+    # The whole read must succeed (pipefail): a read cut short would hide writes.
+    done = host(name).run("bash -o pipefail -c %s" % shlex.quote(
+        "TZ=UTC timeout 120 mariadb-binlog %s | grep -a 'GTID [0-9]'" % files))
+    assert done.rc == 0, "mariadb-binlog %s on %s: exit %d, %s" % (files, name, done.rc, done.stderr[-500:])
     seconds, count = set(), 0
-    for line in out.splitlines():
+    for line in done.stdout.splitlines():
         match = GTID_HEADER.match(line)
         if not match:
             continue
@@ -288,6 +292,7 @@ def test_a_node_cut_from_the_controller_is_unreachable_before_the_path_returns(f
           % (name, ended - cut, CONTROLLER_CUT_SECONDS, run.returncode,
              " ".join(line.strip() for line in output.splitlines() if "UNREACHABLE" in line or "msg" in line)[:300]))
     assert run.returncode != 0 and "UNREACHABLE" in output, output
+    assert ended > cut, "ansible ended before the cut began: not the cut made it unreachable:\n%s" % output
     assert ended - cut < CONTROLLER_CUT_SECONDS, (
         "ansible waited %.1f s, until the path came back, to tell that %s is cut off:\n%s" % (ended - cut, name, output))
     caught_up()
