@@ -15,6 +15,7 @@ runs one module task through ansible-playbook. Every wait is bounded.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import shlex
@@ -528,14 +529,15 @@ def take_back(server, mariadbd, stop_script):
     server.start(mariadbd)
 
 
-def runlock_utils():
-    """The collection's module_utils/runlock.py (the run lock and the work lock)."""
+def collection_module(name):
+    """A module of the collection under test, imported in this process ('plugins.module_utils.runlock');
+    the tree of _collections_root() goes on sys.path when the collection is not importable yet."""
+    full_name = 'ansible_collections.smooth.mariadb.' + name
     try:
-        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
+        return importlib.import_module(full_name)
     except ImportError:
         sys.path.append(_collections_root()[0])
-        from ansible_collections.smooth.mariadb.plugins.module_utils import runlock
-    return runlock
+        return importlib.import_module(full_name)
 
 
 def run_until_the_lock_moves(ansible, module, args, lock_path, started, what, timeout=30):
@@ -543,7 +545,7 @@ def run_until_the_lock_moves(ansible, module, args, lock_path, started, what, ti
     as a killed ansible-playbook leaves it running; once started() is true, check that it holds the work
     lock, point the run lock at 'new-run' (what a run that takes the lock over does first) and wait, at
     most timeout s, for the module to end. Returns (its result, seconds from the lock's move to its end)."""
-    runlock = runlock_utils()
+    runlock = collection_module('plugins.module_utils.runlock')
     lock_path.write_text(json.dumps(runlock.lock_record('dead-run', {})))
     outcome = {}
     worker = threading.Thread(target=lambda: outcome.update(result=ansible(

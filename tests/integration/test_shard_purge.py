@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import uuid
 
 import pymysql
 import pytest
 
-from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER, _collections_root, run_until_the_lock_moves
+from mariadb_lab import ADMIN_PASSWORD, REPL_PASSWORD, REPL_USER, collection_module, run_until_the_lock_moves
 
 MODULE = 'smooth.mariadb.shard_purge'
 
@@ -543,11 +542,7 @@ def in_process_purge(node, db, hook, **params):
 
     Through Ansible there is no way into that window; the module code is the same.
     """
-    try:
-        from ansible_collections.smooth.mariadb.plugins.modules import shard_purge as purge_module
-    except ImportError:
-        sys.path.append(_collections_root()[0])
-        from ansible_collections.smooth.mariadb.plugins.modules import shard_purge as purge_module
+    purge_module = collection_module('plugins.modules.shard_purge')
     from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import SqlSession, mariadb_connect
 
     class StandIn(object):
