@@ -15,6 +15,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     expansion_plan,
     shardingsphere_config,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state import StateError, expansion_state, wrote_in_domain
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import start_position
 from ansible_collections.smooth.mariadb.plugins.module_utils.inventory import in_inventory_words
 from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
@@ -119,15 +120,31 @@ def _cleanup_settings(variables):
     return settings
 
 
+def _expansion_state(infos, plan, fleet):
+    try:
+        return expansion_state(infos, plan, fleet)
+    except (StateError, KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError('smooth.mariadb.expansion_state: cannot decide the state of the expansion: %s' % exc)
+
+
+def _wrote_in_domain(position, domain):
+    try:
+        return wrote_in_domain(position, domain)
+    except (StateError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError('smooth.mariadb.wrote_in_domain: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'app_map_state': _app_map_state,
             'cleanup_settings': _cleanup_settings,
             'expansion_plan': _expansion_plan,
+            'expansion_state': _expansion_state,
             'gtid_start_position': _gtid_start_position,
             'route_unacknowledged': _route_unacknowledged,
             'shard_map_digest': _shard_map_digest,
             'shard_map_json': _shard_map_json,
             'shardingsphere_rule': _shardingsphere_rule,
+            'wrote_in_domain': _wrote_in_domain,
         }

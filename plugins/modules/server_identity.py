@@ -125,6 +125,11 @@ gtid_binlog_state:
   description: C(@@gtid_binlog_state); empty when the server does not run.
   returned: always
   type: str
+gtid_binlog_pos:
+  description: C(@@gtid_binlog_pos), the last GTID of every domain of the binary log; empty when the server does not run.
+  returned: always
+  type: str
+  version_added: 0.2.0
 gtid_slave_pos:
   description: C(@@gtid_slave_pos); empty when the server does not run.
   returned: always
@@ -149,86 +154,13 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.smooth.mariadb.plugins.module_utils.identity import (
-    IdentityError,
-    data_evidence,
-    datadir_databases,
-    identity_from_options,
-    parse_print_defaults,
-)
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     MariaDBQueryError,
     SqlSession,
     mariadb_common_argument_spec,
     mariadb_connect,
-    to_int,
-    to_text,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.seed import METADATA_SCHEMA, METADATA_TABLE, excluded_schema
-
-DEFAULT_DATADIR = '/var/lib/mysql'
-
-
-def read_running(session):
-    """Identity, databases and GTID positions of a running server."""
-    row = session.fetch_one(
-        'SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.gtid_domain_id AS gtid_domain_id, '
-        '@@GLOBAL.auto_increment_increment AS auto_increment_increment, '
-        '@@GLOBAL.auto_increment_offset AS auto_increment_offset, @@GLOBAL.gtid_binlog_state AS gtid_binlog_state, '
-        '@@GLOBAL.gtid_slave_pos AS gtid_slave_pos, @@datadir AS datadir, VERSION() AS version')
-    schemas = session.fetch_all('SELECT schema_name AS name FROM information_schema.schemata ORDER BY schema_name')
-    seeded = session.fetch_one(
-        'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = %s AND table_name = %s',
-        [METADATA_SCHEMA, METADATA_TABLE])
-    identity = dict((key, to_int(row[key])) for key in
-                    ('server_id', 'gtid_domain_id', 'auto_increment_increment', 'auto_increment_offset'))
-    user_databases = [name for name in (to_text(item['name']) for item in schemas) if not excluded_schema(name)]
-    binlog_state, slave_pos = to_text(row['gtid_binlog_state'] or ''), to_text(row['gtid_slave_pos'] or '')
-    evidence = data_evidence(user_databases, binlog_state, slave_pos)
-    return dict(running=True, installed=True, source='server', identity=identity, datadir=to_text(row['datadir']),
-                user_databases=user_databases, seeded=bool(to_int(seeded['n'])), gtid_binlog_state=binlog_state,
-                gtid_slave_pos=slave_pos, holds_data=bool(evidence), evidence=evidence,
-                server_version=to_text(row['version']))
-
-
-def list_datadir(path):
-    """{directory: [files]} of the directories directly in a datadir."""
-    entries = {}
-    for name in sorted(os.listdir(path)):
-        full = os.path.join(path, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            entries[name] = sorted(os.listdir(full))
-    return entries
-
-
-def read_stopped(module):
-    """Identity from the option files, data from the datadir, of a server that does not run."""
-    binary = module.get_bin_path('my_print_defaults')
-    options = {}
-    if binary:
-        rc, out, err = module.run_command([binary, '--mysqld'])
-        if rc != 0:
-            module.fail_json(msg='my_print_defaults --mysqld failed (rc %d): %s' % (rc, (err or out).strip()))
-        options = parse_print_defaults(out.splitlines())
-    datadir = module.params['datadir'] or options.get('datadir') or DEFAULT_DATADIR
-    installed = bool(binary) or os.path.isdir(datadir)
-    user_databases, seeded = [], False
-    if os.path.isdir(datadir):
-        try:
-            user_databases, seeded = datadir_databases(list_datadir(datadir))
-        except OSError as exc:
-            module.fail_json(msg='Cannot read the data directory %s: %s' % (datadir, exc))
-    identity = None
-    if installed:
-        try:
-            identity = identity_from_options(options)
-        except IdentityError as exc:
-            module.fail_json(msg=str(exc))
-    evidence = data_evidence(user_databases)
-    return dict(running=False, installed=installed, source='option files' if installed else 'none',
-                identity=identity, datadir=datadir, user_databases=user_databases, seeded=seeded,
-                gtid_binlog_state='', gtid_slave_pos='', holds_data=bool(evidence), evidence=evidence,
-                server_version='')
+from ansible_collections.smooth.mariadb.plugins.module_utils.server_reading import read_running, read_stopped
 
 
 def argument_spec():
@@ -241,7 +173,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     socket = module.params['login_unix_socket']
     if socket and not os.path.exists(socket):
-        module.exit_json(changed=False, **read_stopped(module))
+        module.exit_json(changed=False, **read_stopped(module, module.params['datadir']))
     connection = mariadb_connect(module)
     try:
         result = read_running(SqlSession(connection, read_only=True))
