@@ -108,6 +108,25 @@ def wrote_in_domain(position, domain):
     return int(domain) in gtid_domains(position)
 
 
+def settings_problem(variables):
+    """What is wrong with the replication settings of a current node, '' when nothing.
+
+    A pair splits safely only with row-based binary logs that hold what the node
+    applied from its partner, and no replication error skipped.
+    """
+    variables = variables or {}
+    wrong = []
+    if variables.get('binlog_format') != 'ROW':
+        wrong.append('binlog_format %s (needs ROW)' % variables.get('binlog_format'))
+    if variables.get('log_bin') is not True:
+        wrong.append('log_bin %s (needs ON)' % variables.get('log_bin'))
+    if variables.get('log_slave_updates') is not True:
+        wrong.append('log_slave_updates %s (needs ON)' % variables.get('log_slave_updates'))
+    if variables.get('slave_skip_errors') not in ('OFF', ''):
+        wrong.append('slave_skip_errors %s (needs OFF)' % variables.get('slave_skip_errors'))
+    return ', '.join(wrong)
+
+
 def _node(plan, name):
     try:
         return plan['nodes'][name]
@@ -136,6 +155,8 @@ def _current_state(name, info, fleet_node, target, plan):
         'split_points': info.get('split_points') or [],
         'seeded': bool(info.get('seeded')),
         'seed_link': None,
+        'settings_problem': settings_problem(info.get('variables')),
+        'data_bytes': info.get('data_bytes'),
     }
 
 
@@ -157,6 +178,8 @@ def _new_state(name, info, target):
         'cleanup_marks': [],
         'cleanup_begun': False,
         'cleanup_report': '',
+        'settings_problem': '',
+        'data_bytes': None,
     }
 
 

@@ -96,6 +96,24 @@ def read_stopped(module, datadir=None):
                 evidence=evidence, server_version='')
 
 
+def read_data_bytes(session):
+    """Bytes of data and indexes in the user schemas (what a new node receives), as information_schema counts them."""
+    excluded = ('mysql', 'information_schema', 'performance_schema', 'sys', METADATA_SCHEMA)
+    row = session.fetch_one(
+        'SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS CHAR) AS bytes FROM information_schema.tables '
+        'WHERE table_schema NOT IN (%s)' % ', '.join(['%s'] * len(excluded)), list(excluded))
+    return to_int(row['bytes'])
+
+
+def free_space(path):
+    """``{path, free_bytes}`` of the file system where path is (or, when it does not exist yet, will be made)."""
+    path = os.path.abspath(path or DEFAULT_DATADIR)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    stats = os.statvfs(path)
+    return dict(path=path, free_bytes=stats.f_bavail * stats.f_frsize)
+
+
 def read_split_points(session):
     """The rows of smooth_mariadb.split_point (one per expansion this node split in), oldest first."""
     exists = session.fetch_one(

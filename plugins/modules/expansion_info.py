@@ -17,7 +17,7 @@ description:
     M(smooth.mariadb.server_identity) returns them), every replication connection (as
     M(smooth.mariadb.replication_info) returns them), the GTID position of the binary log, whether the
     node is marked seeded, the split points it recorded and the marks the cleanup leaves before it deletes
-    anything, with the text of each.
+    anything, with the text of each, the server variables the expansion needs and the size of the data.
   - Decides nothing. The filter P(smooth.mariadb.expansion_state#filter) decides the state of every node
     and pair from the readings of all nodes.
   - When O(login_unix_socket) is set and the socket does not exist, the server counts as stopped; the
@@ -143,6 +143,30 @@ connections:
       connection_name: db-2
       source_host: 10.0.0.12
       running: true
+variables:
+  description:
+    - GTID, binlog and identity variables of the server, with the keys M(smooth.mariadb.replication_info) returns
+      (C(binlog_format), C(log_bin), C(log_slave_updates), C(slave_skip_errors), C(read_only) and more); empty when the
+      server does not run.
+  returned: always
+  type: dict
+data_bytes:
+  description:
+    - Bytes of data and indexes of the user schemas (C(information_schema.tables)), what a new node receives; null
+      when the server does not run.
+  returned: always
+  type: int
+disk:
+  description: Free space where the data is, or will be once MariaDB is installed (the data directory or its nearest existing parent).
+  returned: always
+  type: dict
+  contains:
+    path:
+      description: The directory measured.
+      type: str
+    free_bytes:
+      description: Bytes available to MariaDB there.
+      type: int
 split_points:
   description: The rows of C(smooth_mariadb.split_point), where the binary log stood when the node split, per map version.
   returned: always
@@ -197,9 +221,11 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     mariadb_common_argument_spec,
     mariadb_connect,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.replication import read_all_slaves_status
+from ansible_collections.smooth.mariadb.plugins.module_utils.replication import read_all_slaves_status, read_server_variables
 from ansible_collections.smooth.mariadb.plugins.module_utils.server_reading import (
+    free_space,
     read_cleanup_marks,
+    read_data_bytes,
     read_running,
     read_split_points,
     read_stopped,
@@ -225,6 +251,8 @@ def read_server(module):
         if problem:
             module.fail_json(msg=problem)
         result['connections'] = read_all_slaves_status(session)
+        result['variables'] = read_server_variables(session)
+        result['data_bytes'] = read_data_bytes(session)
         result['split_points'] = read_split_points(session)
     except MariaDBQueryError as exc:
         module.fail_json(msg='Reading the state of the expansion failed: %s failed: %s' % (exc.statement, exc.message))
@@ -238,9 +266,10 @@ def main():
     socket = module.params['login_unix_socket']
     if socket and not os.path.exists(socket):
         result = read_stopped(module)
-        result.update(connections={}, split_points=[])
+        result.update(connections={}, variables={}, data_bytes=None, split_points=[])
     else:
         result = read_server(module)
+    result['disk'] = free_space(result['datadir'])
     state_dir = module.params['state_dir']
     try:
         result['cleanup_marks'] = read_cleanup_marks(state_dir)

@@ -42,11 +42,22 @@ def test_one_read_of_connections_gtids_split_points_and_marks(ansible, servers, 
             ('expansion-1.cleanup', None), ('expansion-2.cleanup', 4)]
         assert done['cleanup_marks'][1]['path'] == str(state_dir / 'expansion-2.cleanup')
         assert done['seeded'] is False and 'smoke' in done['user_databases']
+        assert done['variables']['binlog_format'] == 'ROW' and done['variables']['log_slave_updates'] is True
+        expected_bytes = a.query("SELECT SUM(data_length + index_length) AS n FROM information_schema.tables "
+                                 "WHERE table_schema = 'smoke'")[0]['n']
+        assert done['data_bytes'] == int(expected_bytes) and done['data_bytes'] > 0
+        assert done['disk']['path'] == done['datadir'].rstrip('/') and done['disk']['free_bytes'] > 0
     finally:
         a.setup_sql(['DROP DATABASE IF EXISTS smooth_mariadb'])
 
 
 def test_a_stopped_server_is_read_from_its_datadir_with_no_connection(ansible, tmp_path):
+    # The free space of a datadir not made yet is that of the directory it will be made in.
+    done = ansible(INFO, {'login_unix_socket': str(tmp_path / 'absent.sock'), 'datadir': str(tmp_path / 'a' / 'b'),
+                          'state_dir': str(tmp_path / 'no-state-dir')})
+    assert done.returncode == 0, done.output
+    assert done['disk']['path'] == str(tmp_path) and done['disk']['free_bytes'] > 0
+
     datadir = tmp_path / 'data'
     (datadir / 'mysql').mkdir(parents=True)
     (datadir / 'smooth_mariadb').mkdir()
@@ -58,4 +69,5 @@ def test_a_stopped_server_is_read_from_its_datadir_with_no_connection(ansible, t
     assert done.returncode == 0, done.output
     assert done['running'] is False and done['connections'] == {} and done['split_points'] == []
     assert done['cleanup_marks'] == [] and done['seeded'] is True and done['user_databases'] == ['shop']
+    assert done['variables'] == {} and done['data_bytes'] is None and done['disk']['path'] == str(datadir)
 

@@ -26,6 +26,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state imp
     mark_modulus,
     pair_state,
     rollback_refusal,
+    settings_problem,
     wrote_in_domain,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils import server_reading
@@ -139,7 +140,7 @@ def test_a_joined_pair_before_the_expansion():
     assert state['nodes']['c'] == {'role': 'new', 'running': False, 'partner': 'a', 'seed_link': None,
                                    'connections': {}, 'seeded': False, 'holds_data': False, 'pair': None,
                                    'old_link': None, 'new_link': None, 'cleanup_marks': [], 'cleanup_begun': False,
-                                   'cleanup_report': ''}
+                                   'cleanup_report': '', 'settings_problem': '', 'data_bytes': None}
     # Every node's state has the keys the playbooks read.
     assert set(state['nodes']['c']) <= set(a) | {'running', 'partner', 'holds_data'}
     assert state['cleanup_begun_on'] == [] and state['rollback_refusal'] == ''
@@ -251,3 +252,38 @@ def test_an_unreadable_mark_is_an_error_not_no_mark(tmp_path, monkeypatch):
     monkeypatch.setattr(server_reading, 'open', refuse, raising=False)
     with pytest.raises(OSError, match='Permission denied'):
         server_reading.read_cleanup_marks(str(tmp_path))
+
+
+# --- the settings a split needs -------------------------------------------------
+
+GOOD_VARIABLES = {'binlog_format': 'ROW', 'log_bin': True, 'log_slave_updates': True, 'slave_skip_errors': 'OFF'}
+
+
+@pytest.mark.parametrize('changes, problem', [
+    ({}, ''),
+    ({'slave_skip_errors': ''}, ''),
+    ({'binlog_format': 'MIXED'}, 'binlog_format MIXED (needs ROW)'),
+    ({'log_bin': False}, 'log_bin False (needs ON)'),
+    ({'log_slave_updates': False, 'slave_skip_errors': 'ALL'},
+     'log_slave_updates False (needs ON), slave_skip_errors ALL (needs OFF)'),
+    ({'slave_skip_errors': '1062'}, 'slave_skip_errors 1062 (needs OFF)'),
+])
+def test_settings_problem_names_every_wrong_setting(changes, problem):
+    assert settings_problem(dict(GOOD_VARIABLES, **changes)) == problem
+
+
+def test_settings_problem_of_a_reading_without_variables_names_them_all():
+    assert settings_problem(None) == ('binlog_format None (needs ROW), log_bin None (needs ON), '
+                                      'log_slave_updates None (needs ON), slave_skip_errors None (needs OFF)')
+
+
+def test_the_state_carries_settings_and_data_size_of_current_nodes_only():
+    fleet, plan = one_shard()
+    infos = joined_infos()
+    infos['a']['variables'] = GOOD_VARIABLES
+    infos['a']['data_bytes'] = 4096
+    infos['b']['variables'] = dict(GOOD_VARIABLES, binlog_format='STATEMENT')
+    nodes = expansion_state(infos, plan, fleet)['nodes']
+    assert (nodes['a']['settings_problem'], nodes['a']['data_bytes']) == ('', 4096)
+    assert nodes['b']['settings_problem'] == 'binlog_format STATEMENT (needs ROW)'
+    assert (nodes['c']['settings_problem'], nodes['c']['data_bytes']) == ('', None)
