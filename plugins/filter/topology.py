@@ -17,6 +17,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
     check_addresses,
     interface_for_address,
     shard_topology,
+    vip_holders,
     vrrp_instance,
 )
 
@@ -76,6 +77,16 @@ def _vip_network_problem(node, facts, variable='the VIP of its shard'):
     return vip_network_problem(node, facts, variable)
 
 
+def _vip_holders(outputs, vip):
+    if not isinstance(outputs, dict):
+        raise AnsibleFilterError('smooth.mariadb.vip_holders: expects {host: output of ip -o -4 addr show}, got %r'
+                                 % (outputs,))
+    try:
+        return vip_holders(outputs, vip)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.vip_holders: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -87,4 +98,5 @@ class FilterModule(object):
             'timeout_problems': _timeout_problems,
             'partner_problems': _partner_problems,
             'vip_network_problem': _vip_network_problem,
+            'vip_holders': _vip_holders,
         }

@@ -242,3 +242,27 @@ def vrrp_instance(node, facts):
         'unicast_src_ip': node['address'],
         'unicast_peers': [node['partner_address']],
     }
+
+
+def ipv4_addresses(ip_output):
+    """The IPv4 addresses in the output of ``ip -o -4 addr show`` (``inet A.B.C.D/N`` of every line)."""
+    found = []
+    for line in (ip_output or '').splitlines():
+        words = line.split()
+        for index, word in enumerate(words[:-1]):
+            if word == 'inet':
+                found.append(words[index + 1].split('/', 1)[0])
+    return found
+
+
+def vip_holders(outputs, vip):
+    """The hosts that hold ``vip``: ``{host: output of ip -o -4 addr show}`` -> sorted host names."""
+    text = str(vip)
+    if '/' in text:
+        address = parse_vip(text, 'the VIP')[0]
+    else:
+        try:
+            address = str(ipaddress.IPv4Address(text))
+        except ValueError as exc:
+            raise TopologyError('the VIP %r is not an IPv4 address: %s' % (vip, exc))
+    return sorted(host for host, output in (outputs or {}).items() if address in ipv4_addresses(output))

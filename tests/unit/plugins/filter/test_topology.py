@@ -244,3 +244,29 @@ def test_vrrp_instance_refuses_settings_without_addresses():
         FILTERS['vrrp_instance'](fleet['a'], FACTS)
     assert str(err.value) == ('smooth.mariadb.vrrp_instance: the node settings lack address, partner_address '
                               '(plan the fleet with addresses)')
+
+
+# --- who holds a VIP ---------------------------------------------------------------
+
+IP_A = ('1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n'
+        '2: eth0    inet 10.0.0.11/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever preferred_lft forever\n'
+        '2: eth0    inet 10.0.0.200/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever\n')
+IP_B = ('1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n'
+        '2: eth0    inet 10.0.0.12/24 brd 10.0.0.255 scope global eth0\\       valid_lft forever preferred_lft forever\n'
+        '2: eth0    inet 10.0.0.20/24 scope global secondary eth0\\       valid_lft forever preferred_lft forever\n')
+
+
+@pytest.mark.parametrize('vip, holders', [
+    ('10.0.0.200', ['a']), ('10.0.0.200/24', ['a']), ('10.0.0.20', ['b']), ('10.0.0.2', []),
+    ('127.0.0.1', ['a', 'b']),
+])
+def test_vip_holders_match_whole_addresses(vip, holders):
+    assert FILTERS['vip_holders']({'b': IP_B, 'a': IP_A}, vip) == holders
+
+
+def test_vip_holders_refuse_what_is_not_an_address():
+    with pytest.raises(AnsibleFilterError, match='not an IPv4 address'):
+        FILTERS['vip_holders']({'a': IP_A}, 'db-vip')
+    with pytest.raises(AnsibleFilterError, match='expects'):
+        FILTERS['vip_holders']([IP_A], '10.0.0.200')
+    assert FILTERS['vip_holders']({'a': ''}, '10.0.0.200') == []
