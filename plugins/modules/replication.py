@@ -24,6 +24,9 @@ description:
     server's C(Last_IO_Error) or C(Last_SQL_Error) when they do not.
   - The replication password cannot be read back from the server, so it is not
     compared; see O(update_password).
+  - With O(state=absent) and O(end_dump_threads_for), the module also ends this
+    server's binary log dump threads that serve those hosts, former replicas that
+    no longer replicate from it.
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
@@ -33,12 +36,14 @@ attributes:
     description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
-      - Only C(SHOW) and C(SELECT) statements are run; RV(queries) lists the statements that would run.
+      - Only C(SHOW) and C(SELECT) statements are run; RV(queries) lists the statements that would run,
+        including the C(KILL CONNECTION) of every dump thread O(end_dump_threads_for) would end.
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
-      - The diff shows the connection's settings and thread states, never the password.
+      - The diff shows the connection's settings and thread states, never the password, and with
+        O(end_dump_threads_for) the ids of the dump threads it ends (C(dump_threads)).
   idempotent:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
@@ -185,9 +190,31 @@ options:
         the replication account.
     type: int
     default: 30
+  end_dump_threads_for:
+    description:
+      - Only with O(state=absent). After the connection is removed (or found absent), end with
+        C(KILL CONNECTION) every binary log dump thread of this server that serves one of these
+        hosts - the threads of former replicas that no longer replicate from it, whichever connection
+        they used.
+      - A replica that stopped replicating keeps its dump thread here, and stays registered in
+        C(SHOW SLAVE HOSTS), until the thread's next event or heartbeat (up to C(slave_net_timeout) / 2
+        seconds); M(smooth.mariadb.shard_purge) refuses meanwhile (RV(smooth.mariadb.shard_purge#module:reason)
+        V(replica_registered)).
+      - A thread's host is the host part of its C(HOST) in C(information_schema.PROCESSLIST) (before the
+        port), compared as text, case-insensitively, with no name resolution - give the address the replica
+        connects from (with C(skip_name_resolve), its IP address).
+      - A thread that ends by itself before its C(KILL) (error 1094, C(ER_NO_SUCH_THREAD)) counts as ended.
+      - Stop the replication on those hosts first - a replica that still replicates from this server
+        reconnects at once, with a new dump thread.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.2.0
 notes:
   - Needs MariaDB 10.6 or later. The login account needs the C(REPLICATION SLAVE ADMIN)
-    privilege to change replication (C(SUPER) also works) and C(SLAVE MONITOR) to read it.
+    privilege to change replication (C(SUPER) also works) and C(SLAVE MONITOR) to read it;
+    with O(end_dump_threads_for), C(PROCESS) to see the dump threads and C(CONNECTION ADMIN)
+    (or C(SUPER)) to end them.
   - Statements name the connection as a string literal (C(START SLAVE 'name')); all
     values are bound parameters.
 seealso:
@@ -246,6 +273,15 @@ EXAMPLES = r'''
     login_host: 10.0.0.11
     login_user: admin
     login_password: "{{ vault_admin_password }}"
+
+# Once the partner has stopped replicating from this node too (the task above ran on both nodes),
+# end the dump thread that still serves it here.
+- name: End the binlog dump threads that still serve the former partner
+  smooth.mariadb.replication:
+    connection_name: partner
+    state: absent
+    end_dump_threads_for: [10.0.0.12]
+    login_unix_socket: /run/mysqld/mysqld.sock
 '''
 
 RETURN = r'''
@@ -294,6 +330,18 @@ status:
     last_io_error: ''
     last_sql_errno: 0
     last_sql_error: ''
+dump_threads:
+  description:
+    - With O(end_dump_threads_for), the binary log dump threads found serving those hosts, each with
+      C(id), C(user), C(host) (as in C(information_schema.PROCESSLIST)), C(command) and C(gone) - V(true)
+      when the thread had ended by itself before its C(KILL) (error 1094). In check mode, the threads that
+      would be ended (C(gone) false).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {id: 42, user: smooth_repl, host: "10.0.0.12:41234", command: Binlog Dump, gone: false}
+  version_added: 0.2.0
 diff:
   description: Settings and thread states of the connection before and after (never the password).
   returned: when diff mode is on
@@ -330,8 +378,10 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
     read_connection_status,
     start_statement,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import normalise_host, read_dump_threads
 
 POLL_INTERVAL = 0.5
+ER_NO_SUCH_THREAD = 1094
 
 
 def argument_spec():
@@ -360,8 +410,42 @@ def argument_spec():
         source_ssl_crlpath=dict(type='str'),
         source_ssl_verify_server_cert=dict(type='bool'),
         start_timeout=dict(type='int', default=30),
+        end_dump_threads_for=dict(type='list', elements='str', default=[]),
     )
     return spec
+
+
+def client_host(processlist_host):
+    """The host part of a PROCESSLIST HOST, lower-cased (pure): '10.0.0.12:41234' -> '10.0.0.12',
+    '::1:41234' and '[::1]:41234' -> '::1'; a client on the socket ('localhost') has no port."""
+    text = normalise_host(processlist_host) or ''
+    if ':' in text:
+        text = text.rsplit(':', 1)[0]
+    return normalise_host(text)
+
+
+def dump_threads_serving(threads, hosts):
+    """The dump threads (read_dump_threads) whose client is one of ``hosts`` (pure; see client_host)."""
+    wanted = set(normalise_host(host) for host in hosts)
+    return [thread for thread in threads if client_host(thread['host']) in wanted]
+
+
+def end_dump_threads(session, threads):
+    """KILL CONNECTION each thread; one that already ended (ER_NO_SUCH_THREAD) is ``gone``.
+
+    Returns the threads, each with ``gone``; any other error raises MariaDBQueryError.
+    """
+    ended = []
+    for thread in threads:
+        try:
+            session.execute('KILL CONNECTION %s', (thread['id'],))
+            gone = False
+        except MariaDBQueryError as exc:
+            if exc.errno != ER_NO_SUCH_THREAD:
+                raise
+            gone = True
+        ended.append(dict(thread, gone=gone))
+    return ended
 
 
 def wait_until_running(session, connection_name, timeout, interval=POLL_INTERVAL):
@@ -414,7 +498,7 @@ def restore_after_failure(session, connection_name, was_io, was_sql):
 def run_module(module, session):
     params = module.params
     state = params['state']
-    result = dict(changed=False, queries=[], status={}, connection_name=params['connection_name'])
+    result = dict(changed=False, queries=[], status={}, connection_name=params['connection_name'], dump_threads=[])
 
     try:
         desired = desired_settings(params)
@@ -422,6 +506,12 @@ def run_module(module, session):
         module.fail_json(msg=str(exc), **result)
     if params['start_timeout'] < 1:
         module.fail_json(msg='start_timeout must be at least 1 second, got %d' % params['start_timeout'], **result)
+    if not all(normalise_host(host) for host in params['end_dump_threads_for']):
+        module.fail_json(msg='end_dump_threads_for: every entry must name a host, got %s'
+                             % ', '.join(repr(host) for host in params['end_dump_threads_for']), **result)
+    if params['end_dump_threads_for'] and state != 'absent':
+        module.fail_json(msg='end_dump_threads_for needs state=absent: the threads of replicas that no longer '
+                             'replicate from this server are ended once its own connection is gone', **result)
 
     version = session.fetch_one('SELECT VERSION() AS version')['version']
     problem = check_server_version(version)
@@ -430,6 +520,10 @@ def run_module(module, session):
 
     statuses = read_all_slaves_status(session)
     server_name, current = find_connection(statuses, params['connection_name'])
+    # Dump threads serving former replicas: ended after the connection's own statements.
+    threads = []
+    if params['end_dump_threads_for']:
+        threads = dump_threads_serving(read_dump_threads(session), params['end_dump_threads_for'])
     name = server_name if server_name is not None else params['connection_name']
     result['connection_name'] = name
 
@@ -461,6 +555,9 @@ def run_module(module, session):
         result['queries'] = [render_statement(sql, sql_params) for sql, sql_params in plan.statements]
         result['status'] = current or {}
         after_view = plan.after or {}
+        result['dump_threads'] = [dict(thread, gone=False) for thread in threads]
+        result['queries'] += [render_statement('KILL CONNECTION %s', (thread['id'],)) for thread in threads]
+        result['changed'] = result['changed'] or bool(threads)
     else:
         was_io = current is not None and current['io_running_state'] != 'No'
         was_sql = current is not None and current['sql_running_state'] != 'No'
@@ -487,13 +584,25 @@ def run_module(module, session):
                     msg='Replication connection %r did not start replicating: %s' % (name, detail),
                     queries=session.queries, connection_name=name, changed=bool(session.queries),
                     status=status or {})
+        try:
+            result['dump_threads'] = end_dump_threads(session, threads)
+        except MariaDBQueryError as exc:
+            module.fail_json(
+                msg='Replication connection %r: ending the binlog dump threads that serve %s: %s failed: %s'
+                    % (name, ', '.join(params['end_dump_threads_for']), exc.statement, exc.message),
+                queries=session.queries, connection_name=name, changed=bool(session.queries),
+                status=status_or_empty(session, name), dump_threads=threads)
         result['queries'] = list(session.queries)
+        result['changed'] = result['changed'] or any(not thread['gone'] for thread in result['dump_threads'])
         status = read_connection_status(session, name)
         result['status'] = status or {}
         after_view = connection_view(status) or {}
 
     if module._diff:
         result['diff'] = dict(before=before_view, after=after_view)
+        if params['end_dump_threads_for']:
+            ended = [thread['id'] for thread in result['dump_threads'] if not thread['gone']]
+            result['diff'] = dict(before=dict(before_view, dump_threads=ended), after=dict(after_view, dump_threads=[]))
     return result
 
 

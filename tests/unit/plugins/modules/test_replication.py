@@ -193,3 +193,107 @@ def test_replication_info_shape():
     assert result['connections']['b']['running'] is True
     assert result['variables']['server_id'] == 12 and result['variables']['log_bin'] is True
     assert session.queries == []
+
+
+# ---------------------------------------------------------------------------
+# end_dump_threads_for: the dump threads of former replicas
+# ---------------------------------------------------------------------------
+
+class DumpSession(FakeSession):
+    """Also answers the dump threads of the PROCESSLIST; KILL of a thread in ``gone`` fails with errno."""
+
+    def __init__(self, status_script, threads, gone=(), errno=mod.ER_NO_SUCH_THREAD, **kwargs):
+        super(DumpSession, self).__init__(status_script, **kwargs)
+        self.threads = threads
+        self.gone = set(gone)
+        self.errno = errno
+
+    def fetch_all(self, sql, params=None):
+        if 'information_schema.PROCESSLIST' in sql:
+            return [dict(thread) for thread in self.threads]
+        return super(DumpSession, self).fetch_all(sql, params)
+
+    def execute(self, sql, params=None):
+        if sql.startswith('KILL') and params[0] in self.gone:
+            raise MariaDBQueryError(render_statement(sql, params), '(%d) Unknown thread id: %d' % (self.errno, params[0]),
+                                    self.errno)
+        super(DumpSession, self).execute(sql, params)
+
+
+THREADS = [dict(id=41, user='repl', host='10.0.0.12:41234', command='Binlog Dump'),
+           dict(id=42, user='repl', host='10.0.0.13:5000', command='Binlog Dump'),
+           dict(id=43, user='repl', host='[FD00::12]:5001', command='Binlog Dump'),
+           dict(id=44, user='repl', host='10.0.0.120:5002', command='Binlog Dump')]
+ABSENT = dict(connection_name='a', state='absent', end_dump_threads_for=['10.0.0.12', 'fd00::12'])
+
+
+@pytest.mark.parametrize('host, expected', [
+    ('10.0.0.12:41234', '10.0.0.12'),
+    ('DB2.example:3306', 'db2.example'),
+    ('::1:41234', '::1'),
+    ('[::1]:41234', '::1'),
+    ('localhost', 'localhost'),
+    ('', ''),
+])
+def test_client_host(host, expected):
+    assert mod.client_host(host) == expected
+
+
+def test_dump_threads_serving_compares_the_host_part_only():
+    assert [t['id'] for t in mod.dump_threads_serving(THREADS, ['10.0.0.12', '[FD00::12]'])] == [41, 43]
+    assert mod.dump_threads_serving(THREADS, []) == []
+
+
+def test_absent_removes_the_connection_then_ends_the_dump_threads_of_the_former_replica():
+    session = DumpSession([[running_row()], []], THREADS)
+    result = mod.run_module(FakeModule(diff=True, **ABSENT), session)
+    assert session.queries == ["STOP SLAVE 'a'", "RESET SLAVE 'a' ALL", 'KILL CONNECTION 41', 'KILL CONNECTION 43']
+    assert result['changed'] is True and result['queries'] == session.queries
+    assert [(t['id'], t['gone']) for t in result['dump_threads']] == [(41, False), (43, False)]
+    assert result['diff']['before']['dump_threads'] == [41, 43] and result['diff']['after'] == {'dump_threads': []}
+
+
+def test_a_thread_already_gone_counts_as_ended_by_its_error_number():
+    session = DumpSession([[]], THREADS, gone=[41])
+    result = mod.run_module(FakeModule(**ABSENT), session)
+    assert session.queries == ['KILL CONNECTION 43']
+    assert [(t['id'], t['gone']) for t in result['dump_threads']] == [(41, True), (43, False)]
+    assert result['changed'] is True
+
+    # Only thread 41, and it ended by itself: nothing changed.
+    session = DumpSession([[]], THREADS, gone=[41])
+    result = mod.run_module(FakeModule(**dict(ABSENT, end_dump_threads_for=['10.0.0.12'])), session)
+    assert session.queries == [] and result['changed'] is False
+
+
+def test_another_kill_error_fails_with_the_statement():
+    session = DumpSession([[]], THREADS, gone=[41], errno=1095)
+    with pytest.raises(FailJson) as caught:
+        mod.run_module(FakeModule(**ABSENT), session)
+    result = caught.value.args[0]
+    assert result['msg'] == ("Replication connection 'a': ending the binlog dump threads that serve 10.0.0.12, fd00::12: "
+                             'KILL CONNECTION 41 failed: (1095) Unknown thread id: 41')
+    assert session.queries == []
+
+
+def test_check_mode_lists_the_kills_and_runs_nothing():
+    session = DumpSession([[running_row()]], THREADS)
+    result = mod.run_module(FakeModule(check_mode=True, **ABSENT), session)
+    assert session.queries == []
+    assert result['queries'] == ["STOP SLAVE 'a'", "RESET SLAVE 'a' ALL", 'KILL CONNECTION 41', 'KILL CONNECTION 43']
+    assert result['changed'] is True and [t['gone'] for t in result['dump_threads']] == [False, False]
+
+    nothing = mod.run_module(FakeModule(check_mode=True, **dict(ABSENT, end_dump_threads_for=['10.9.9.9'])),
+                             DumpSession([[]], THREADS))
+    assert nothing['changed'] is False and nothing['queries'] == [] and nothing['dump_threads'] == []
+
+
+def test_end_dump_threads_for_only_with_state_absent():
+    session = DumpSession([[]], THREADS)
+    with pytest.raises(FailJson) as caught:
+        mod.run_module(FakeModule(**options(state='stopped', end_dump_threads_for=['10.0.0.12'])), session)
+    assert caught.value.args[0]['msg'].startswith('end_dump_threads_for needs state=absent')
+    with pytest.raises(FailJson) as caught:
+        mod.run_module(FakeModule(**dict(ABSENT, end_dump_threads_for=['10.0.0.12', ' '])), session)
+    assert caught.value.args[0]['msg'] == "end_dump_threads_for: every entry must name a host, got '10.0.0.12', ' '"
+    assert session.queries == []
