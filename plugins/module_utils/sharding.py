@@ -66,6 +66,11 @@ PURGE_MARK = '/* smooth.mariadb.shard_purge */'
 INTEGER_TYPES = frozenset(('tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint'))
 HASH_MODULUS = 2 ** 64
 
+# Server errors after which the same statement may succeed when run again, with
+# nothing fixed (the ``retryable`` of shard_purge and shard_verify): lock wait
+# timeout, deadlock, server gone away, connection lost during the statement.
+TRANSIENT_ERRNOS = frozenset((1205, 1213, 2006, 2013))
+
 # Connection options a server entry (partner, verified server) inherits from the
 # module's top-level options when it does not set them itself. Where to
 # connect (host, port, socket) is never inherited.
@@ -1079,7 +1084,7 @@ def _connection_label(name):
     return "'%s'" % name if name else "'' (the default connection)"
 
 
-def check_interlock(node, statuses, replicas, dump_threads, peers, sees_all_threads=True, wsrep_on=False):
+def check_interlock(node, statuses, replicas, dump_threads, peers, sees_all_threads=True, wsrep_on=False, tagged=False):
     """Prove that a node only replicates with allowed peers (pure).
 
     :param node: label of the node for messages (e.g. '10.0.0.11:3306')
@@ -1087,6 +1092,9 @@ def check_interlock(node, statuses, replicas, dump_threads, peers, sees_all_thre
     :param replicas: rows of SHOW SLAVE HOSTS (server_id, host, port)
     :param dump_threads: binlog dump threads of the node (id, user, host)
     :param peers: list of :class:`Peer` allowed to replicate with the node
+    :param tagged: return each problem as ``(kind, text)``: kind ``replica_registered`` for a
+        registered replica that is not a peer (one that stopped a moment ago stays registered
+        until its dump thread notices), ``interlock`` for every other problem
     :returns: ``(problems, report)``
 
     A replication connection, running or not, is allowed when it points at
@@ -1102,12 +1110,15 @@ def check_interlock(node, statuses, replicas, dump_threads, peers, sees_all_thre
     """
     problems = []
     report = dict(connections=[], replicas=[], dump_threads=len(dump_threads))
+
+    def add(kind, text):
+        problems.append((kind, text))
+
     if wsrep_on:
-        problems.append('%s is a Galera cluster member (wsrep_on=ON): every member applies its deletes'
-                        % node)
+        add('interlock', '%s is a Galera cluster member (wsrep_on=ON): every member applies its deletes' % node)
     if not sees_all_threads:
-        problems.append('the login account on %s lacks the PROCESS privilege, so replicas reading its binary log '
-                        'cannot all be seen; grant PROCESS (directly, not through a role)' % node)
+        add('interlock', 'the login account on %s lacks the PROCESS privilege, so replicas reading its binary '
+                         'log cannot all be seen; grant PROCESS (directly, not through a role)' % node)
 
     for name in sorted(statuses):
         status = statuses[name]
@@ -1139,17 +1150,17 @@ def check_interlock(node, statuses, replicas, dump_threads, peers, sees_all_thre
         if verdict is not None:
             continue
         if mismatch:
-            problems.append(mismatch)
+            add('interlock', mismatch)
             continue
         seen = (' (server_id %s)' % server_id) if server_id else ''
         hint = ''
         if not io_running and any(peer.host is None for peer in peers):
             hint = ('; its IO thread does not run, so its source cannot be identified by server_id: '
                     'list the peer with its host and port')
-        problems.append('replication connection %s on %s replicates from %s%s, which is not an allowed peer '
-                        '(IO thread %s, SQL thread %s)%s'
-                        % (_connection_label(name), node, where, seen, status.get('io_running_state'),
-                           status.get('sql_running_state'), hint))
+        add('interlock', 'replication connection %s on %s replicates from %s%s, which is not an allowed peer '
+                         '(IO thread %s, SQL thread %s)%s'
+                         % (_connection_label(name), node, where, seen, status.get('io_running_state'),
+                            status.get('sql_running_state'), hint))
 
     for replica in replicas:
         verdict = None
@@ -1163,17 +1174,18 @@ def check_interlock(node, statuses, replicas, dump_threads, peers, sees_all_thre
                 break
         report['replicas'].append(dict(replica, allowed_as=verdict))
         if verdict is None:
-            problems.append('replica server_id %s (reported as %s:%s) replicates from %s, and is not an allowed peer; '
-                            'a replica that stopped recently stays registered until its binlog dump thread '
-                            'notices (next event or heartbeat)'
-                            % (replica['server_id'], replica['host'] or '?', replica['port'], node))
+            add('replica_registered',
+                'replica server_id %s (reported as %s:%s) replicates from %s, and is not an allowed peer; '
+                'a replica that stopped recently stays registered until its binlog dump thread '
+                'notices (next event or heartbeat)'
+                % (replica['server_id'], replica['host'] or '?', replica['port'], node))
     if len(dump_threads) > len(replicas):
-        problems.append('%d binlog dump thread(s) on %s but only %d registered replica(s): unidentified readers of '
-                        'the binary log: %s'
-                        % (len(dump_threads), node, len(replicas),
-                           ', '.join('thread %s (user %s from %s)' % (t['id'], t['user'], t['host'])
-                                     for t in dump_threads)))
-    return problems, report
+        add('interlock', '%d binlog dump thread(s) on %s but only %d registered replica(s): unidentified readers '
+                         'of the binary log: %s'
+                         % (len(dump_threads), node, len(replicas),
+                            ', '.join('thread %s (user %s from %s)' % (t['id'], t['user'], t['host'])
+                                      for t in dump_threads)))
+    return (problems if tagged else [text for dummy, text in problems]), report
 
 
 def find_partner_connection(statuses, node_server_id, node_host=None, node_port=None, name=None):

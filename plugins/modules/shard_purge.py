@@ -390,6 +390,51 @@ changed:
   description: Whether rows were deleted (in check mode, whether some would be).
   returned: always
   type: bool
+reason:
+  description:
+    - Why the module failed, a stable token to branch on (the message may be reworded) -
+      V(bad_options) - the options are invalid;
+      V(cannot_connect) - this node, the partner or an owner cannot be logged in to;
+      V(unsupported_server) - the MariaDB version is not supported;
+      V(tables_refused) - a table cannot be purged safely (missing here or on an owner, no primary key, key
+      column, NULL or negative keys, foreign keys, triggers, no C(DELETE) privilege);
+      V(peers_refused) - the partner or an owner is not the server it must be (no connection from this node,
+      the server_id of this node or of the partner);
+      V(interlock) - the safety interlock refuses a replication connection, unidentified binlog readers,
+      Galera or a login without C(PROCESS);
+      V(replica_registered) - every problem of the refusal is a replica registered with this node (or the
+      partner) that is not an allowed peer; a replica that stopped replicating a moment ago stays registered
+      until its dump thread notices (next event or heartbeat), so this refusal may pass by itself;
+      V(missing_on_owner) - rows it would delete are not on the shard that owns them;
+      V(chunk_changed) - a chunk's rows changed between their check and their delete (rolled back);
+      V(partner_lag) - the partner's lag stayed above O(max_lag) for O(max_pause) seconds;
+      V(rows_arriving) - rows of other residues keep arriving (is the application still writing them here?);
+      V(run_lock_lost) - the run lock no longer names O(run_id);
+      V(query_failed) - a statement failed;
+      V(progress_file) - O(progress_file) cannot be written.
+    - A refusal with problems of several kinds (RV(problems)) names the first one that does not pass by itself.
+  returned: when the module fails, except on options Ansible itself rejects
+  type: str
+  sample: replica_registered
+  version_added: 0.2.0
+retryable:
+  description:
+    - Whether the same call may pass when run again after a short wait, with nothing fixed - V(true) for
+      V(replica_registered), V(chunk_changed), V(partner_lag), and V(query_failed) after a lock wait timeout,
+      a deadlock or a lost connection (errors 1205, 1213, 2006, 2013); V(false) otherwise.
+    - Rows deleted before the failure stay deleted; a rerun continues either way.
+  returned: when the module fails, except on options Ansible itself rejects
+  type: bool
+  version_added: 0.2.0
+problems:
+  description: When the module refuses before deleting anything, every problem, each with its C(reason) (as RV(reason)) and C(msg).
+  returned: when the module refuses
+  type: list
+  elements: dict
+  sample:
+    - reason: replica_registered
+      msg: "replica server_id 12 (reported as 10.0.0.12:3306) replicates from 10.0.0.11:3306, and is not an allowed peer; ..."
+  version_added: 0.2.0
 deleted:
   description: Rows deleted by this run, all tables together (0 in check mode).
   returned: always
@@ -537,12 +582,13 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    MariaDBConnectError,
     MariaDBQueryError,
     SqlSession,
     check_server_version,
+    connect_with_params,
     describe_target,
     mariadb_common_argument_spec,
-    mariadb_connect,
     to_int,
     to_text,
 )
@@ -557,6 +603,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     Peer,
     QueryLog,
     ShardingError,
+    TRANSIENT_ERRNOS,
     check_interlock,
     chunk_digest_statement,
     chunk_digests,
@@ -604,6 +651,35 @@ RETRY_ERRNOS = (1205, 1213)  # lock wait timeout, deadlock
 CHUNK_ATTEMPTS = 3
 MISSING_SHOWN = 5
 CHUNK_TIMES_KEPT = 5
+
+# RV(reason) of a failure -> whether the same call may pass when run again with nothing fixed (RV(retryable)).
+# query_failed is retryable only after a transient server error (TRANSIENT_ERRNOS).
+RETRYABLE = dict(
+    bad_options=False,
+    cannot_connect=False,
+    unsupported_server=False,
+    tables_refused=False,
+    peers_refused=False,
+    interlock=False,
+    replica_registered=True,
+    missing_on_owner=False,
+    chunk_changed=True,
+    partner_lag=True,
+    rows_arriving=False,
+    run_lock_lost=False,
+    query_failed=False,
+    progress_file=False,
+)
+
+
+def refusal_outcome(problems):
+    """``(reason, retryable)`` of a refusal from its ``(reason, text)`` problems (pure).
+
+    Retryable only when every problem may pass by itself (RETRYABLE); the reason is then the
+    first problem's, otherwise the first problem's that does not pass by itself.
+    """
+    lasting = [reason for reason, dummy in problems if not RETRYABLE[reason]]
+    return (lasting[0] if lasting else problems[0][0]), not lasting
 
 
 def json_key(key):
@@ -750,9 +826,12 @@ class Purge(object):
         result.update(extra)
         return result
 
-    def fail(self, msg, **extra):
-        self.progress.write('failed', message=msg, deleted=self.deleted, chunks=self.chunks)
-        self.module.fail_json(msg=msg, **self.result(**extra))
+    def fail(self, msg, reason, retryable=None, **extra):
+        """End the module with msg, RV reason and RV retryable (by default RETRYABLE[reason])."""
+        retryable = RETRYABLE[reason] if retryable is None else retryable
+        self.progress.write('failed', message=msg, reason=reason, retryable=retryable, deleted=self.deleted,
+                            chunks=self.chunks)
+        self.module.fail_json(msg=msg, reason=reason, retryable=retryable, **self.result(**extra))
 
     # -- checks --------------------------------------------------------------
 
@@ -809,7 +888,7 @@ class Purge(object):
         return problems
 
     def connect_partner(self, node_vars):
-        """Log in to the partner and find its connection from this node. Returns problems."""
+        """Log in to the partner and find its connection from this node. Returns ``(reason, text)`` problems."""
         partner = self.params['partner']
         if partner is None:
             return []
@@ -818,7 +897,7 @@ class Purge(object):
         try:
             connection = connect_server(params)
         except ShardingError as exc:
-            return ['partner: %s' % exc]
+            return [('cannot_connect', 'partner: %s' % exc)]
         self.partner_session = SqlSession(connection, read_only=True)
         row = self.partner_session.fetch_one('SELECT @@GLOBAL.server_id AS server_id')
         partner_id = to_int(row['server_id'])
@@ -829,14 +908,18 @@ class Purge(object):
             node_port=self.params['login_port'], name=partner.get('connection_name'))
         self.partner_info = dict(target=self.partner_target, server_id=partner_id, connection=name)
         if problem:
-            return ['partner %s %s' % (self.partner_target, problem)]
+            return [('peers_refused', 'partner %s %s' % (self.partner_target, problem))]
         if partner_id == node_vars['server_id']:
-            return ['partner %s has the same server_id %s as this node' % (self.partner_target, partner_id)]
+            return [('peers_refused', 'partner %s has the same server_id %s as this node'
+                     % (self.partner_target, partner_id))]
         self.partner_connection = name
         return []
 
     def connect_owners(self, node_vars):
-        """Log in to every owner; it must be another server than this node and its partner and hold the tables."""
+        """Log in to every owner; it must be another server than this node and its partner and hold the tables.
+
+        Returns ``(reason, text)`` problems.
+        """
         problems = []
         for owner in self.params['owners'] or []:
             if not (owner.get('login_host') or owner.get('login_unix_socket')):
@@ -846,28 +929,29 @@ class Purge(object):
             try:
                 connection = connect_server(params)
             except ShardingError as exc:
-                problems.append('owner %s: %s' % (target, exc))
+                problems.append(('cannot_connect', 'owner %s: %s' % (target, exc)))
                 continue
             session = SqlSession(connection, read_only=True)
             server_id = to_int(session.fetch_one('SELECT @@GLOBAL.server_id AS server_id')['server_id'])
             self.owners.append(dict(session=session, target=target, server_id=server_id,
                                     residues=sorted(owner['residues']), digest_tables=set()))
             if server_id in (node_vars['server_id'], self.partner_info.get('server_id')):
-                problems.append('owner %s has the server_id %s of %s: the rows this node deletes must be proven '
-                                'on a server of the shard that owns them'
-                                % (target, server_id,
-                                   'this node' if server_id == node_vars['server_id'] else 'the partner'))
+                problems.append(('peers_refused',
+                                 'owner %s has the server_id %s of %s: the rows this node deletes must be proven '
+                                 'on a server of the shard that owns them'
+                                 % (target, server_id,
+                                    'this node' if server_id == node_vars['server_id'] else 'the partner')))
             for spec in self.specs:
                 local = self.infos.get(spec.name)
                 if not local:
                     continue
                 info = read_table_info(session, spec.schema, spec.table)
                 if info is None:
-                    problems.append('owner %s has no table %s' % (target, spec.name))
+                    problems.append(('tables_refused', 'owner %s has no table %s' % (target, spec.name)))
                 elif info['primary_key'] != local['primary_key']:
-                    problems.append('owner %s: the primary key of %s is (%s), here (%s)'
-                                    % (target, spec.name, ', '.join(info['primary_key']),
-                                       ', '.join(local['primary_key'])))
+                    problems.append(('tables_refused', 'owner %s: the primary key of %s is (%s), here (%s)'
+                                     % (target, spec.name, ', '.join(info['primary_key']),
+                                        ', '.join(local['primary_key']))))
                 elif identity_types(info, spec) == identity_types(local, spec):
                     # Same column types: equal digests mean equal values, as the row by row comparison sees them.
                     self.owners[-1]['digest_tables'].add(spec.name)
@@ -883,7 +967,7 @@ class Purge(object):
         found, report = check_interlock(
             self.node, read_all_slaves_status(self.session), read_replicas(self.session),
             read_dump_threads(self.session), node_peers,
-            sees_all_threads=read_process_privilege(self.session), wsrep_on=read_wsrep_on(self.session))
+            sees_all_threads=read_process_privilege(self.session), wsrep_on=read_wsrep_on(self.session), tagged=True)
         problems.extend(found)
         self.interlock = dict(node=report)
         if self.partner_session is not None:
@@ -897,7 +981,7 @@ class Purge(object):
                 'partner %s' % self.partner_target, read_all_slaves_status(self.partner_session),
                 read_replicas(self.partner_session), read_dump_threads(self.partner_session), partner_peers,
                 sees_all_threads=read_process_privilege(self.partner_session),
-                wsrep_on=read_wsrep_on(self.partner_session))
+                wsrep_on=read_wsrep_on(self.partner_session), tagged=True)
             problems.extend(found)
             self.interlock['partner'] = report
         return problems
@@ -964,7 +1048,7 @@ class Purge(object):
                   'max_pause %s s used up. %d row(s) deleted so far in %d chunk(s) are committed; '
                   'a rerun continues where this one stopped.'
                   % (self.partner_target, self.partner_connection, shown, max_lag, reason, self.paused,
-                     max_pause, self.deleted, self.chunks))
+                     max_pause, self.deleted, self.chunks), 'partner_lag')
 
     def check_run(self, force=False):
         """Stop when the run lock no longer names the run that started this purge (read at most once a second)."""
@@ -982,7 +1066,7 @@ class Purge(object):
         self.fail('Purge on %s stopped: the run lock %s names %s, not run %s that started this purge (that run is '
                   'gone and another took the lock over, or the lock was removed). %d row(s) deleted so far in %d '
                   'chunk(s) are committed; a rerun continues where this one stopped.'
-                  % (self.node, self.params['run_lock_path'], holder, run_id, self.deleted, self.chunks))
+                  % (self.node, self.params['run_lock_path'], holder, run_id, self.deleted, self.chunks), 'run_lock_lost')
 
     # -- purge ---------------------------------------------------------------
 
@@ -1007,7 +1091,8 @@ class Purge(object):
         self.fail('Purge of %s on %s failed on the chunk %s: %s (statement: %s). %d row(s) deleted so '
                   'far are committed; a rerun continues.'
                   % (spec.name, self.node, describe_range(self.infos[spec.name]['primary_key'], lower, upper),
-                     exc.message, shorten_statement(exc.statement), self.deleted))
+                     exc.message, shorten_statement(exc.statement), self.deleted),
+                  'query_failed', retryable=exc.errno in TRANSIENT_ERRNOS)
 
     def delete_chunk(self, spec, lower, upper):
         """Without owners: delete the rows to purge in (lower, upper] with one autocommitted DELETE."""
@@ -1162,7 +1247,7 @@ class Purge(object):
             self.fail(self.missing_message(
                 'Stopped the purge of %s before the chunk %s (%d row(s) deleted so far, each found on its owner '
                 'first, are committed)' % (spec.name, describe_range(pk, lower, keys[-1] if keys else upper),
-                                           self.deleted)))
+                                           self.deleted)), 'missing_on_owner')
         if not keys:
             self.rollback()
             return 0
@@ -1174,7 +1259,8 @@ class Purge(object):
             self.rollback()
             self.fail('Purge of %s on %s: the chunk %s would have deleted %d row(s) where %d were locked and looked '
                       'up on their owner; rolled back. %d row(s) deleted so far are committed; a rerun continues.'
-                      % (spec.name, self.node, describe_range(pk, lower, upper), deleted, len(keys), self.deleted))
+                      % (spec.name, self.node, describe_range(pk, lower, upper), deleted, len(keys), self.deleted),
+                      'chunk_changed')
         self.commit(spec, statement, deleted)
         self.note_missing(spec.name, found)  # absent on their owner, deleted by allow_missing_on_owner
         return deleted
@@ -1271,7 +1357,8 @@ class Purge(object):
     def too_many_chunks(self, spec, max_chunks):
         self.fail('Purge of %s on %s stopped after %d chunks: more rows of other residues than the %d counted at '
                   'the start keep arriving; is the application still writing them here?'
-                  % (spec.name, self.node, max_chunks, self.tables[spec.name]['foreign_rows_at_start']))
+                  % (spec.name, self.node, max_chunks, self.tables[spec.name]['foreign_rows_at_start']),
+                  'rows_arriving')
 
     def purge_table(self, spec):
         started = self.clock()
@@ -1332,20 +1419,24 @@ class Purge(object):
         version = self.session.fetch_one('SELECT VERSION() AS version')['version']
         problem = check_server_version(version)
         if problem:
-            self.fail(problem)
+            self.fail(problem, 'unsupported_server')
         node_vars = self.session.fetch_one(
             'SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.log_bin AS log_bin, '
             '@@GLOBAL.binlog_format AS binlog_format')
         node_vars = dict(server_id=to_int(node_vars['server_id']), log_bin=to_int(node_vars['log_bin']),
                          binlog_format=to_text(node_vars['binlog_format']))
-        problems.extend(self.check_tables())
+        problems = [('bad_options', text) for text in problems]
+        problems.extend(('tables_refused', text) for text in self.check_tables())
         problems.extend(self.connect_partner(node_vars))
         problems.extend(self.connect_owners(node_vars))
         problems.extend(self.check_interlock(peers, node_vars))
         if problems:
+            reason, retryable = refusal_outcome(problems)
             self.fail('Refusing to purge on %s, nothing was deleted. %d problem(s): %s'
                       % (self.node, len(problems),
-                         ' '.join('(%d) %s.' % (index + 1, text.rstrip('.')) for index, text in enumerate(problems))))
+                         ' '.join('(%d) %s.' % (index + 1, text.rstrip('.'))
+                                  for index, (dummy, text) in enumerate(problems))),
+                      reason, retryable=retryable, problems=[dict(reason=kind, msg=text) for kind, text in problems])
         if self.params['binlog'] and not node_vars['log_bin']:
             self.module.warn('binary logging is off on %s: the deletes do not replicate; purge the partner on its own'
                              % self.node)
@@ -1364,7 +1455,7 @@ class Purge(object):
             if self.partner_session is not None:
                 self.measure_lag()
             if self.blocked:
-                self.fail(self.missing_message('Refusing to purge (check mode, nothing was deleted)'))
+                self.fail(self.missing_message('Refusing to purge (check mode, nothing was deleted)'), 'missing_on_owner')
             would = sum(entry['foreign_rows_at_start'] for entry in self.tables.values())
             result = self.result(changed=would > 0)
         else:
@@ -1383,7 +1474,7 @@ class Purge(object):
                                 max_partner_lag=self.tracker.max_seen)
             if leftovers:
                 self.fail('Purge on %s finished but %s: rows written during the purge (is the application still '
-                          'writing them here?); rerun' % (self.node, '; '.join(leftovers)))
+                          'writing them here?); rerun' % (self.node, '; '.join(leftovers)), 'rows_arriving')
             result = self.result()
         if self.module._diff:
             result['diff'] = dict(before=before, after=after)
@@ -1394,16 +1485,20 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     # Held until the module ends: a run that takes over the lock of a dead run waits for it.
     work_lock = None if module.check_mode else hold_work_lock()  # noqa: F841  pylint: disable=unused-variable
-    connection = mariadb_connect(module)
+    try:
+        connection = connect_with_params(module.params)
+    except MariaDBConnectError as exc:
+        module.fail_json(msg=str(exc), changed=False, reason='cannot_connect', retryable=RETRYABLE['cannot_connect'])
     session = SqlSession(connection, read_only=module.check_mode)
     purge = Purge(module, session)
     try:
         result = purge.run()
     except MariaDBQueryError as exc:
-        purge.fail('Purge on %s: %s failed: %s' % (purge.node, shorten_statement(exc.statement), exc.message))
+        purge.fail('Purge on %s: %s failed: %s' % (purge.node, shorten_statement(exc.statement), exc.message),
+                   'query_failed', retryable=exc.errno in TRANSIENT_ERRNOS)
     except (OSError, IOError) as exc:
         purge.progress.path = None
-        purge.fail('Purge on %s: cannot write the progress file: %s' % (purge.node, to_native(exc)))
+        purge.fail('Purge on %s: cannot write the progress file: %s' % (purge.node, to_native(exc)), 'progress_file')
     finally:
         connection.close()
         if purge.partner_session is not None:

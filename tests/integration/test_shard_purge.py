@@ -232,6 +232,7 @@ def test_refusals_name_every_problem_and_delete_nothing(ansible, servers, shard_
     assert 'Unable to connect to MariaDB at 127.0.0.1:%d' % a.port in wrong['msg']
     assert 'Access denied' in wrong['msg']
     assert 'not-the-password' not in json.dumps(wrong.result)
+    assert (wrong['reason'], wrong['retryable']) == ('cannot_connect', False)
 
     tables = ['%s.orders' % db, '%s.ghost' % db, '%s.nopk' % db, '%s.textkey' % db, '%s.negkey' % db,
               '%s.nokey' % db, 'nodot']
@@ -248,6 +249,8 @@ def test_refusals_name_every_problem_and_delete_nothing(ansible, servers, shard_
     assert 'table %s.negkey has 2 row(s) with a NULL or negative key customer_id' % db in msg
     assert 'table %s.nokey has no key column customer_id (columns: id, other)' % db in msg
     assert refused['changed'] is False and refused['deleted'] == 0
+    assert (refused['reason'], refused['retryable']) == ('bad_options', False)
+    assert [problem['reason'] for problem in refused['problems']] == ['bad_options'] * 3 + ['tables_refused'] * 5
     assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
 
     bad_modulus = ansible(MODULE, purge_args(a, db, modulus=0, owned_residues=[]))
@@ -269,6 +272,7 @@ def test_interlock_refuses_replication_with_a_server_that_is_not_a_peer(ansible,
             "which is not an allowed peer (IO thread Yes, SQL thread Yes)" % (a.port, b_address, b.server_id)
             in refused['msg'])
     assert refused['deleted'] == 0
+    assert (refused['reason'], refused['retryable']) == ('interlock', False)
     assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
 
     # Stopped is not enough: the configured connection is still refused.
@@ -287,6 +291,7 @@ def test_interlock_refuses_replication_with_a_server_that_is_not_a_peer(ansible,
     assert refused['failed'] is True
     assert 'allowed as peer 127.0.0.1:%d / server_id 99, but that server reports server_id %d' % (
         b.port, b.server_id) in refused['msg']
+    assert refused['reason'] == 'interlock'
     assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
 
     # B replicating from A (A has a replica) is refused too, naming the replica.
@@ -298,6 +303,8 @@ def test_interlock_refuses_replication_with_a_server_that_is_not_a_peer(ansible,
     assert 'replica server_id %d (reported as 127.0.0.1:%d) replicates from 127.0.0.1:%d, and is not an allowed peer' % (
         b.server_id, b.port, a.port) in refused['msg']
     assert '1 binlog dump thread(s)' not in refused['msg']
+    # A registered replica may be one that stopped a moment ago: the only refusal that may pass by itself.
+    assert (refused['reason'], refused['retryable']) == ('replica_registered', True)
     assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
 
     # With B as the allowed peer, both directions are accepted and the purge runs.
@@ -337,6 +344,7 @@ def test_throttle_fails_with_the_lag_and_a_rerun_continues(ansible, servers, sha
     assert 'exceeds max_lag 0.0 s (1 chunk(s) not applied there yet, the oldest committed' in slow['msg']
     assert 'max_pause 1.5 s used up. 5 row(s) deleted so far in 1 chunk(s) are committed' in slow['msg']
     assert slow['changed'] is True and slow['deleted'] == 5
+    assert (slow['reason'], slow['retryable']) == ('partner_lag', True)
     assert 1.5 <= slow['paused'] < 3
     assert slow['max_partner_lag'] >= 1.4
     assert slow['max_partner_seconds_behind_master'] is not None
@@ -366,6 +374,54 @@ def test_throttle_fails_with_the_lag_and_a_rerun_continues(ansible, servers, sha
     assert again['changed'] is False and again['deleted'] == 0
 
 
+def dump_thread_ids(server):
+    return [row['id'] for row in server.query(
+        "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump' ORDER BY ID")]
+
+
+def test_a_replica_that_stopped_stays_registered_until_the_replication_module_ends_its_dump_thread(
+        ansible, servers, shard_db, waiter):
+    """The split's sequence: B stops replicating from A. A's dump thread serving B lingers until its next
+    event or heartbeat, and B stays registered with A: the purge refuses with reason replica_registered,
+    retryable (the playbook retries on it). smooth.mariadb.replication with end_dump_threads_for ends the
+    thread (check mode first: it only says so); then the purge runs."""
+    a, b = servers.a, servers.b
+    db = shard_db
+    replicate(b, a, 'from_a')
+    waiter(lambda: running(b, 'from_a'), what='b replicating from a')
+    b.reset_replication()
+    lingering = dump_thread_ids(a)
+    assert len(lingering) == 1 and a.query('SHOW SLAVE HOSTS'), 'the dump thread serving B ended at once'
+
+    refused = ansible(MODULE, purge_args(a, db), check=True)
+    assert refused['failed'] is True
+    assert (refused['reason'], refused['retryable']) == ('replica_registered', True)
+    assert [problem['reason'] for problem in refused['problems']] == ['replica_registered']
+    assert 'replica server_id %d (reported as 127.0.0.1:%d) replicates from 127.0.0.1:%d' % (
+        b.server_id, b.port, a.port) in refused['problems'][0]['msg']
+
+    # A has no connection 'from_b'; only the dump thread serving B's address is ended.
+    end = dict(a.login_args(), connection_name='from_b', state='absent', end_dump_threads_for=[b.host])
+    checked = ansible('smooth.mariadb.replication', end, check=True, diff=True)
+    assert checked.get('failed') is not True, checked.get('msg')
+    assert checked['changed'] is True and checked['queries'] == ['KILL CONNECTION %d' % lingering[0]]
+    assert [(thread['id'], thread['gone']) for thread in checked['dump_threads']] == [(lingering[0], False)]
+    assert checked['diff']['before'] == {'dump_threads': lingering}
+    assert dump_thread_ids(a) == lingering
+
+    ended = ansible('smooth.mariadb.replication', end)
+    assert ended.get('failed') is not True, ended.get('msg')
+    assert ended['changed'] is True and ended['queries'] == ['KILL CONNECTION %d' % lingering[0]]
+    waiter(lambda: not a.query('SHOW SLAVE HOSTS'), timeout=10, what='B no longer registered with A')
+    assert dump_thread_ids(a) == []
+    again = ansible('smooth.mariadb.replication', end)
+    assert again['changed'] is False and again['dump_threads'] == [] and again['queries'] == []
+
+    purged = ansible(MODULE, purge_args(a, db))
+    assert purged.get('failed') is not True, purged.get('msg')
+    assert purged['deleted'] == sum(expected_foreign(3, [1]).values()) and 'reason' not in purged.result
+
+
 def owner_args(server, residues):
     """An owners entry for server (login and port, the module's own credentials)."""
     return dict(residues=residues, login_host=server.host, login_port=server.port)
@@ -390,6 +446,7 @@ def test_owner_check_refuses_rows_the_owner_does_not_hold_and_deletes_only_rows_
     assert '%s.accounts: 1 row(s) of residue 0 not on their owner 127.0.0.1:%d, first id = 3' % (db, b.port) in msg
     assert '%s.orders: 1 row(s) of residue 2 not on their owner 127.0.0.1:%d, first id = 1001' % (db, b.port) in msg
     assert 'allow_missing_on_owner=true' in msg
+    assert (checked['reason'], checked['retryable']) == ('missing_on_owner', False)
     assert sorted((m['table'], m['key']) for m in checked['missing_on_owner']) == [
         ('%s.accounts' % db, [3]), ('%s.orders' % db, [1001])]
     assert checked['owners'] == [dict(target='127.0.0.1:%d' % b.port, server_id=12, residues=[0, 2])]
@@ -400,6 +457,7 @@ def test_owner_check_refuses_rows_the_owner_does_not_hold_and_deletes_only_rows_
     stopped = ansible(MODULE, purge_args(a, db, owners=owners))
     assert stopped['failed'] is True
     assert 'Stopped the purge of %s.' % db in stopped['msg']
+    assert (stopped['reason'], stopped['retryable']) == ('missing_on_owner', False)
     assert count(a, 'SELECT COUNT(*) FROM %s.orders WHERE id = 1001' % db) == 1
     assert count(a, 'SELECT COUNT(*) FROM %s.accounts WHERE id = 3' % db) == 1
     assert stopped['deleted'] < foreign['orders'] + foreign['items'] + foreign['accounts'] + 1
@@ -414,6 +472,7 @@ def test_owner_check_refuses_rows_the_owner_does_not_hold_and_deletes_only_rows_
     unlisted = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True))
     assert unlisted['failed'] is True
     assert 'allow_missing_on_owner needs deleted_on_owner: the rows the owner deleted since the split' in unlisted['msg']
+    assert unlisted['reason'] == 'bad_options'
     never = ansible(MODULE, purge_args(a, db, owners=owners, allow_missing_on_owner=True, deleted_on_owner=[
         dict(table='%s.accounts' % db, key=[3], shard_key=6)]))
     assert never['failed'] is True and count(a, 'SELECT COUNT(*) FROM %s.accounts WHERE id = 3' % db) == 1
@@ -452,6 +511,9 @@ def test_owner_refusals_name_the_owner_problem_and_delete_nothing(ansible, serve
     assert 'Access denied' in msg
     assert 'wrong-owner-pw' not in json.dumps(refused.result)
     assert refused['deleted'] == 0
+    assert (refused['reason'], refused['retryable']) == ('bad_options', False)
+    assert sorted(set(problem['reason'] for problem in refused['problems'])) == [
+        'bad_options', 'cannot_connect', 'peers_refused', 'tables_refused']
     assert count(a, 'SELECT COUNT(*) FROM %s.orders' % db) == 200
 
 

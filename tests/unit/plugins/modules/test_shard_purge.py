@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import MariaDBQueryError, render_statement
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import TableSpec
@@ -121,6 +122,44 @@ def test_refusal_lists_every_problem_and_runs_nothing():
     assert '(5) replica server_id 31 (reported as 10.0.0.3:3306) replicates from 10.0.0.1:3306' in msg
     assert session.executed == []
     assert failure.value.args[0]['changed'] is False
+    # The replica may pass by itself, the rest not: the refusal names the first lasting problem.
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('bad_options', False)
+    assert [problem['reason'] for problem in failure.value.args[0]['problems']] == [
+        'bad_options', 'bad_options', 'bad_options', 'tables_refused', 'replica_registered']
+    assert failure.value.args[0]['problems'][3]['msg'] == 'table shop.ghost does not exist'
+
+
+def test_a_replica_still_registered_is_the_only_refusal_that_may_pass_by_itself():
+    """A replica that stopped a moment ago stays registered until its dump thread notices: reason
+    replica_registered, retryable (the playbook retries on it)."""
+    replica = [('SHOW SLAVE HOSTS', [{'Server_id': 31, 'Host': '10.0.0.3', 'Port': 3306, 'Master_id': 11}]),
+               ('information_schema.PROCESSLIST', [{'id': 7, 'user': 'repl', 'host': '10.0.0.3:40000',
+                                                    'command': 'Binlog Dump'}])]
+    session = node_session(replica)
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(FakeModule(), session, clock=FakeClock()).run()
+    result = failure.value.args[0]
+    assert (result['reason'], result['retryable']) == ('replica_registered', True)
+    assert [problem['reason'] for problem in result['problems']] == ['replica_registered']
+    assert session.executed == [] and result['deleted'] == 0
+
+
+@pytest.mark.parametrize('kinds, outcome', [
+    (['replica_registered'], ('replica_registered', True)),
+    (['replica_registered', 'replica_registered'], ('replica_registered', True)),
+    (['replica_registered', 'interlock'], ('interlock', False)),
+    (['tables_refused', 'replica_registered', 'interlock'], ('tables_refused', False)),
+    (['cannot_connect'], ('cannot_connect', False)),
+    (['peers_refused', 'bad_options'], ('peers_refused', False)),
+])
+def test_refusal_outcome_names_the_first_problem_that_does_not_pass_by_itself(kinds, outcome):
+    assert mod.refusal_outcome([(kind, 'text') for kind in kinds]) == outcome
+
+
+def test_every_reason_is_documented():
+    documented = yaml.safe_load(mod.RETURN)['reason']['description'][0]
+    for reason in mod.RETRYABLE:
+        assert 'V(%s)' % reason in documented, reason
 
 
 def test_null_or_negative_keys_are_refused():
@@ -134,6 +173,7 @@ def test_null_or_negative_keys_are_refused():
         mod.Purge(module, session, clock=FakeClock()).run()
     assert ('table shop.orders has 3 row(s) with a NULL or negative key customer_id: they belong to no shard'
             in failure.value.args[0]['msg'])
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('tables_refused', False)
     assert any('WHERE (`customer_id` IS NULL OR `customer_id` < 0)' in read for read in session.reads)
 
 
@@ -234,6 +274,7 @@ def test_foreign_rows_written_during_the_purge_fail_the_run():
         'Purge on 10.0.0.1:3306 finished but shop.orders still holds 2 row(s) of other residues: rows written '
         'during the purge (is the application still writing them here?); rerun')
     assert failure.value.args[0]['changed'] is True
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('rows_arriving', False)
 
 
 def test_deadlocked_chunk_is_retried_then_a_real_error_names_the_chunk():
@@ -249,6 +290,13 @@ def test_deadlocked_chunk_is_retried_then_a_real_error_names_the_chunk():
     assert failure.value.args[0]['msg'].startswith(
         'Purge of shop.orders on 10.0.0.1:3306 failed on the chunk from the start up to id = 14: (1146) simulated '
         '(statement: DELETE FROM `shop`.`orders` WHERE (`id` <= 14)')
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('query_failed', False)
+
+    # A deadlock on every attempt may pass when run again.
+    session = node_session(chunked_table([14, None], [10]), fail={'DELETE': [1213, 1213, 1213]})
+    with pytest.raises(FailJson) as failure:
+        mod.Purge(module, session, clock=FakeClock()).run()
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('query_failed', True)
 
 
 # ---------------------------------------------------------------------------
@@ -318,6 +366,7 @@ def test_throttle_failure_names_the_chunk_time_when_the_lag_itself_is_within_max
     with pytest.raises(FailJson) as failure:
         purge.throttle('shop.orders')
     assert 'lag 0.7 s (0.5 s more by the end of the next chunk) exceeds max_lag 1.0 s' in failure.value.args[0]['msg']
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('partner_lag', True)
 
 
 def test_throttle_pauses_until_the_partner_catches_up():
@@ -384,6 +433,7 @@ def test_partner_checks_when_partner_has_no_connection_from_this_node(monkeypatc
         mod.Purge(module, node_session(), clock=FakeClock()).run()
     assert ('partner 10.0.0.2:3306 has no replication connection from this node (server_id 11); name it with '
             'partner.connection_name' in failure.value.args[0]['msg'])
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('peers_refused', False)
 
 
 def test_spec_tuple_is_shared():
@@ -502,6 +552,7 @@ def test_owner_check_rolls_back_when_a_row_arrived_in_the_range_and_refuses_it(m
     assert result['deleted'] == 0 and result['changed'] is False and result['queries_total'] == 2
     assert result['missing_on_owner'] == [dict(table='shop.orders', key=[9], residue=1, reason='absent',
                                                owner='10.0.0.5:3306', owner_shard_key=None)]
+    assert (result['reason'], result['retryable']) == ('missing_on_owner', False)
 
 
 def order_11_missing_on_owner(monkeypatch, **params):
@@ -564,6 +615,7 @@ def test_owner_check_fails_and_rolls_back_when_a_delete_by_key_meets_other_rows_
         'Purge of shop.orders on 10.0.0.1:3306: the chunk from the start up to id = 14 would have deleted 1 row(s) '
         'where 2 were locked and looked up on their owner; rolled back.')
     assert node.executed[-1] == 'ROLLBACK' and 'COMMIT' not in node.executed
+    assert (failure.value.args[0]['reason'], failure.value.args[0]['retryable']) == ('chunk_changed', True)
 
 
 def test_owner_check_retries_a_deadlocked_chunk_from_its_locking_read(monkeypatch):
@@ -598,6 +650,7 @@ def test_owner_check_in_check_mode_compares_every_chunk_without_locking(monkeypa
     result = failure.value.args[0]
     assert result['msg'].startswith('Refusing to purge (check mode, nothing was deleted) on 10.0.0.1:3306: 1 row(s)')
     assert 'first id = 21 (customer_id 3 there)' in result['msg']
+    assert (result['reason'], result['retryable']) == ('missing_on_owner', False)
     assert node.executed == [] and not any('FOR UPDATE' in read for read in node.reads)
     assert len([read for read in node.reads if 'ORDER BY `id`' in read and 'AS chunk' not in read]) == 1
     assert result['tables']['shop.orders']['missing_on_owner'] == 1
@@ -646,6 +699,7 @@ def test_purge_stops_within_a_second_of_its_run_losing_the_lock(tmp_path):
     assert '20 row(s) deleted so far in 2 chunk(s) are committed; a rerun continues' in message
     assert len([q for q in session.executed if q.startswith('DELETE')]) == 2
     assert failed.value.args[0]['deleted'] == 20
+    assert (failed.value.args[0]['reason'], failed.value.args[0]['retryable']) == ('run_lock_lost', False)
 
 
 def test_purge_does_not_start_when_the_lock_names_another_run_or_is_gone(tmp_path):
