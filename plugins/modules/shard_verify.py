@@ -193,6 +193,37 @@ failures:
   returned: always
   type: list
   elements: str
+reason:
+  description:
+    - Why the module failed, a stable token to branch on (the message may be reworded) -
+      V(cannot_run) - nothing was compared - bad options, a server that cannot be logged in to or runs an
+      unsupported version, a table missing or unusable, an unreadable or invalid baseline;
+      V(assertions_failed) - the servers were read and an assertion failed (RV(failed_checks), RV(failures));
+      V(query_failed) - a statement failed while reading;
+      V(baseline_file) - O(baseline_file) cannot be written.
+  returned: when the module fails, except on options Ansible itself rejects
+  type: str
+  sample: assertions_failed
+  version_added: 0.2.0
+retryable:
+  description:
+    - Whether the same call may pass when run again after a short wait, with nothing fixed - V(true) when
+      the only failed check is C(mirrors) (the servers are read one after the other, so a write between
+      two reads shows as a difference), and for V(query_failed) after a lock wait timeout, a deadlock or a
+      lost connection (errors 1205, 1213, 2006, 2013); V(false) otherwise.
+  returned: when the module fails, except on options Ansible itself rejects
+  type: bool
+  version_added: 0.2.0
+failed_checks:
+  description:
+    - With RV(reason=assertions_failed), the checks that failed, sorted - C(ownership) (a server holds rows
+      it does not own), C(mirrors) (servers of a mirror group hold different rows), C(schema) (they define a
+      table differently), C(union) (the shards together differ from the baseline).
+  returned: when RV(reason) is V(assertions_failed)
+  type: list
+  elements: str
+  sample: [mirrors]
+  version_added: 0.2.0
 baseline:
   description: The union of the shards as a baseline (pass it back as O(baseline) or keep the file).
   returned: always
@@ -246,6 +277,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     ShardingError,
+    TRANSIENT_ERRNOS,
     baseline_document,
     baseline_problems,
     chunk_bound_statement,
@@ -294,6 +326,13 @@ def argument_spec():
         foreign_examples=dict(type='int', default=5),
     )
     return spec
+
+
+def assertions_retryable(failed_checks):
+    """Whether failed assertions may pass when read again (pure): only mirrors that differ may - the servers
+    are read one after the other, so a write between two reads shows as a difference. Foreign rows, table
+    definitions that differ and a union that differs from the baseline do not change by waiting."""
+    return list(failed_checks) == ['mirrors']
 
 
 def server_ownership(entry, default_modulus):
@@ -376,17 +415,19 @@ class Verify(object):
         self.layout = None
 
     def result(self, changed=False, **extra):
-        result = dict(changed=changed, failures=list(self.failures), baseline=self.baseline or {},
+        result = dict(changed=changed, failures=[text for dummy, text in self.failures], baseline=self.baseline or {},
                       report=self.report)
         result.update(extra)
         return result
 
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, **self.result())
+    def fail(self, msg, reason, retryable=False, **extra):
+        """End the module with msg, RV reason and RV retryable."""
+        self.module.fail_json(msg=msg, reason=reason, retryable=retryable, **self.result(**extra))
 
     def refuse(self, problems):
         self.fail('shard_verify cannot run: %s'
-                  % ' '.join('(%d) %s.' % (index + 1, text.rstrip('.')) for index, text in enumerate(problems)))
+                  % ' '.join('(%d) %s.' % (index + 1, text.rstrip('.')) for index, text in enumerate(problems)),
+                  'cannot_run')
 
     # -- input ---------------------------------------------------------------
 
@@ -540,11 +581,12 @@ class Verify(object):
     def check_ownership(self, server, spec, stats):
         if stats['foreign_rows']:
             modulus, residues = self.ownership[server]
-            self.failures.append(
+            self.failures.append((
+                'ownership',
                 'server %s (%s) holds %d row(s) of %s it does not own (modulus %d, owned residues %s): %s'
                 % (server, self.targets[server], stats['foreign_rows'], spec.name, modulus,
                    ', '.join(str(r) for r in residues), ', '.join(stats['foreign_examples'])
-                   + (', ...' if stats['foreign_rows'] > len(stats['foreign_examples']) else '')))
+                   + (', ...' if stats['foreign_rows'] > len(stats['foreign_examples']) else ''))))
 
     def chunk_walk(self, group, spec, reference_rows):
         """Find the first chunk where the members of a group differ."""
@@ -586,7 +628,7 @@ class Verify(object):
                 schema = compare_schema(group, spec.name, self.infos)
                 if schema:
                     entry['tables'][spec.name] = dict(equal=False, schema_differs=True)
-                    self.failures.append(schema)
+                    self.failures.append(('schema', schema))
                     continue
                 rows = dict((member, stats[member][spec.name]['rows']) for member in group)
                 checksums = dict((member, stats[member][spec.name]['row_checksum']) for member in group)
@@ -605,9 +647,9 @@ class Verify(object):
                         difference['range'],
                         ', '.join('%s=%s' % (member, difference['rows'][member]) for member in group),
                         ', '.join('%s=%s' % (member, difference['checksums'][member]) for member in group))
-                self.failures.append('mirrors %s differ in %s (rows %s); %s'
-                                     % (', '.join(group), spec.name,
-                                        ', '.join('%s=%s' % (member, rows[member]) for member in group), detail))
+                self.failures.append(('mirrors', 'mirrors %s differ in %s (rows %s); %s'
+                                      % (', '.join(group), spec.name,
+                                         ', '.join('%s=%s' % (member, rows[member]) for member in group), detail)))
 
     def union(self, stats):
         tables = {}
@@ -636,7 +678,7 @@ class Verify(object):
                 with os.fdopen(handle, 'w') as out:
                     out.write(content)
             except (OSError, IOError) as exc:
-                self.fail('cannot write the baseline file %s: %s' % (path, to_native(exc)))
+                self.fail('cannot write the baseline file %s: %s' % (path, to_native(exc)), 'baseline_file')
             self.module.atomic_move(temp, path)
         return changed, diff
 
@@ -674,13 +716,15 @@ class Verify(object):
                     baseline_pk_checksum=None if baseline_entry is None else to_text(baseline_entry.get('pk_checksum')))
                 found = compare_with_baseline(name, entry, baseline_entry)
                 self.report['union'][name]['equal'] = not found
-                self.failures.extend(found)
+                self.failures.extend(('union', text) for text in found)
             self.report['baseline_tables_not_checked'] = sorted(set(expected) - set(union))
         self.report['elapsed'] = round(time.monotonic() - started, 3)
         if self.failures:
+            failed_checks = sorted(set(check for check, dummy in self.failures))
             self.fail('%d assertion(s) failed: %s'
                       % (len(self.failures), ' '.join('(%d) %s.' % (index + 1, text.rstrip('.'))
-                                                      for index, text in enumerate(self.failures))))
+                                                      for index, (dummy, text) in enumerate(self.failures))),
+                      'assertions_failed', retryable=assertions_retryable(failed_checks), failed_checks=failed_checks)
         changed = False
         extra = {}
         if self.params['mode'] == 'record' and self.params['baseline_file']:
@@ -699,7 +743,8 @@ def main():
         where = ''
         if verify.current is not None:
             where = ' on server %s (%s)' % (verify.current, verify.targets.get(verify.current))
-        verify.fail('shard_verify%s: %s failed: %s' % (where, exc.statement, exc.message))
+        verify.fail('shard_verify%s: %s failed: %s' % (where, exc.statement, exc.message), 'query_failed',
+                    retryable=exc.errno in TRANSIENT_ERRNOS)
     finally:
         verify.close_snapshots()
     module.exit_json(**result)

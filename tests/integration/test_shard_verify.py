@@ -127,6 +127,8 @@ def test_record_split_purge_and_verify_the_union(ansible, servers, verify_db, tm
     assert wrong['msg'].startswith('1 assertion(s) failed: (1) server b')
     assert wrong['report']['servers']['b']['tables']['%s.accounts' % db]['foreign_examples'] == ['id = 42']
     assert wrong['report']['union']['%s.accounts' % db]['equal'] is True
+    # A foreign row does not go away by reading again.
+    assert (wrong['reason'], wrong['retryable'], wrong['failed_checks']) == ('assertions_failed', False, ['ownership'])
 
     # A primary key present in both shards (the shard key is not part of the
     # orders primary key): both own their copy, the union counts it twice.
@@ -140,6 +142,7 @@ def test_record_split_purge_and_verify_the_union(ansible, servers, verify_db, tm
                                   '(+1: rows duplicated across shards or written since)' % db)
     assert dup['failures'][1].startswith('%s.orders: primary key checksum of the union is ' % db)
     assert dup['report']['union']['%s.orders' % db]['equal'] is False
+    assert (dup['reason'], dup['retryable'], dup['failed_checks']) == ('assertions_failed', False, ['union'])
 
     # Check mode records nothing to the file.
     other_file = tmp_path / 'other.json'
@@ -175,6 +178,8 @@ def test_mirrors_that_differ_name_the_first_differing_chunk(ansible, servers, ve
     assert checksums['a'] != checksums['b']
     assert result['report']['mirrors'][0]['tables']['%s.accounts' % db]['equal'] is True
     assert result['changed'] is False
+    # Mirrors read one after the other may agree when read again (the playbook retries on retryable).
+    assert (result['reason'], result['retryable'], result['failed_checks']) == ('assertions_failed', True, ['mirrors'])
 
 
 def test_bad_input_is_refused_with_every_problem(ansible, servers, verify_db):
@@ -191,6 +196,7 @@ def test_bad_input_is_refused_with_every_problem(ansible, servers, verify_db):
     assert ("server b: Unable to connect to MariaDB at 127.0.0.1:%d as user 'admin': (1045) Access denied"
             % b.port) in wrong['msg']
     assert 'mode=verify needs baseline or baseline_file' in wrong['msg']
+    assert (wrong['reason'], wrong['retryable']) == ('cannot_run', False)
 
     refused = ansible(MODULE, verify_args(servers, db, mode='record',
                                           tables=['%s.orders' % db, '%s.missing' % db,
@@ -202,6 +208,7 @@ def test_bad_input_is_refused_with_every_problem(ansible, servers, verify_db):
     assert 'server b (127.0.0.1:%d): key column order_id of table %s.items is varchar(8), not an integer type' % (
         b.port, db) in msg
     assert 'server b (127.0.0.1:%d): table %s.accounts has no primary key' % (b.port, db) in msg
+    assert (refused['reason'], refused['retryable']) == ('cannot_run', False)
 
     overlap = ansible(MODULE, verify_args(servers, db, mode='record', modulus=4,
                                           servers=[server_entry(a, 'a', owned_residues=[0, 1]),

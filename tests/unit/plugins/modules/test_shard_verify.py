@@ -11,12 +11,13 @@ import json
 import os
 
 import pytest
+import yaml
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import render_statement
-from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import TableSpec, baseline_document
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import ShardingError, TableSpec, baseline_document
 from ansible_collections.smooth.mariadb.plugins.modules import shard_verify as mod
 
-from .module_standin import ModuleStandIn
+from .module_standin import FailJson, ModuleStandIn
 
 
 class FakeModule(ModuleStandIn):
@@ -203,3 +204,91 @@ def test_write_baseline_changed_only_when_content_changes(tmp_path):
     assert changed is True
     assert json.loads(path.read_text()) == document  # not written in check mode
     assert not [name for name in os.listdir(str(tmp_path)) if name.startswith('.baseline-')]
+
+
+# ---------------------------------------------------------------------------
+# reason and retryable of a failure
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('failed_checks, retryable', [
+    (['mirrors'], True),
+    (['ownership'], False),
+    (['mirrors', 'ownership'], False),
+    (['schema'], False),
+    (['mirrors', 'union'], False),
+])
+def test_only_mirrors_that_differ_may_pass_when_read_again(failed_checks, retryable):
+    assert mod.assertions_retryable(failed_checks) is retryable
+
+
+def test_every_reason_is_documented():
+    documented = yaml.safe_load(mod.RETURN)['reason']['description'][0]
+    for reason in ('cannot_run', 'assertions_failed', 'query_failed', 'baseline_file'):
+        assert 'V(%s)' % reason in documented
+
+
+def test_a_refusal_is_cannot_run_and_not_retryable(monkeypatch):
+    def unreachable(params):
+        raise ShardingError('Unable to connect to MariaDB at %s:3306' % params['login_host'])
+    monkeypatch.setattr(mod, 'connect_server', unreachable)
+    with pytest.raises(FailJson) as failure:
+        mod.Verify(FakeModule(chunk_size=0)).run()
+    result = failure.value.args[0]
+    assert result['msg'].startswith('shard_verify cannot run: (1) chunk_size must be at least 1, got 0. '
+                                    '(2) server a: Unable to connect to MariaDB at 10.0.0.1:3306.')
+    assert (result['reason'], result['retryable']) == ('cannot_run', False)
+    assert 'failed_checks' not in result
+
+
+def read_servers(monkeypatch, stats, chunk_difference=None):
+    """A Verify of a and b (mirrors by default) whose reads return ``stats`` {server: table stats}."""
+    verify = mod.Verify(FakeModule())
+
+    def connect():
+        verify.targets = dict(a='10.0.0.1:3306', b='10.0.0.2:3306')
+        verify.sessions = dict(a=None, b=None)
+        return []
+
+    def check_tables():
+        verify.infos = dict(a={'shop.orders': table_info()}, b={'shop.orders': table_info()})
+        return []
+
+    def open_snapshots():
+        for server in verify.sessions:
+            verify.report['servers'][server] = dict(tables={})
+    monkeypatch.setattr(verify, 'connect', connect)
+    monkeypatch.setattr(verify, 'check_tables', check_tables)
+    monkeypatch.setattr(verify, 'open_snapshots', open_snapshots)
+    monkeypatch.setattr(verify, 'table_stats', lambda server, spec: dict(stats[server]))
+    monkeypatch.setattr(verify, 'chunk_walk', lambda group, spec, rows: (1, chunk_difference))
+    return verify
+
+
+def stats_of(rows, checksum, foreign=0):
+    return dict(rows=rows + foreign, owned_rows=rows, foreign_rows=foreign, pk_sum=rows, pk_checksum='%016x' % rows,
+                row_checksum=checksum, foreign_examples=['id = 9'] if foreign else [])
+
+
+def test_mirrors_that_differ_are_assertions_failed_and_retryable(monkeypatch):
+    verify = read_servers(monkeypatch, dict(a=stats_of(3, 'aa'), b=stats_of(3, 'bb')))
+    with pytest.raises(FailJson) as failure:
+        verify.run()
+    result = failure.value.args[0]
+    assert result['msg'].startswith('1 assertion(s) failed: (1) mirrors a, b differ in shop.orders (rows a=3, b=3)')
+    assert (result['reason'], result['retryable'], result['failed_checks']) == ('assertions_failed', True, ['mirrors'])
+    assert result['failures'] == [result['msg'][len('1 assertion(s) failed: (1) '):-1]]
+
+
+def test_foreign_rows_are_assertions_failed_and_not_retryable(monkeypatch):
+    verify = read_servers(monkeypatch, dict(a=stats_of(3, 'aa', foreign=1), b=stats_of(3, 'bb')))
+    with pytest.raises(FailJson) as failure:
+        verify.run()
+    result = failure.value.args[0]
+    assert (result['reason'], result['retryable']) == ('assertions_failed', False)
+    assert result['failed_checks'] == ['mirrors', 'ownership']
+    assert result['failures'][0].startswith('server a (10.0.0.1:3306) holds 1 row(s) of shop.orders it does not own')
+
+
+def test_servers_that_agree_pass_without_reason(monkeypatch):
+    result = read_servers(monkeypatch, dict(a=stats_of(3, 'aa'), b=stats_of(3, 'aa'))).run()
+    assert result['failures'] == [] and 'reason' not in result and result['changed'] is False
