@@ -227,6 +227,13 @@ THREADS = [dict(id=41, user='repl', host='10.0.0.12:41234', command='Binlog Dump
 ABSENT = dict(connection_name='a', state='absent', end_dump_threads_for=['10.0.0.12', 'fd00::12'])
 
 
+def absent(hosts):
+    """ABSENT with other hosts."""
+    merged = dict(ABSENT)
+    merged['end_dump_threads_for'] = hosts
+    return merged
+
+
 @pytest.mark.parametrize('host, expected', [
     ('10.0.0.12:41234', '10.0.0.12'),
     ('DB2.example:3306', 'db2.example'),
@@ -262,7 +269,7 @@ def test_a_thread_already_gone_counts_as_ended_by_its_error_number():
 
     # Only thread 41, and it ended by itself: nothing changed.
     session = DumpSession([[]], THREADS, gone=[41])
-    result = mod.run_module(FakeModule(**dict(ABSENT, end_dump_threads_for=['10.0.0.12'])), session)
+    result = mod.run_module(FakeModule(**absent(['10.0.0.12'])), session)
     assert session.queries == [] and result['changed'] is False
 
 
@@ -283,7 +290,7 @@ def test_check_mode_lists_the_kills_and_runs_nothing():
     assert result['queries'] == ["STOP SLAVE 'a'", "RESET SLAVE 'a' ALL", 'KILL CONNECTION 41', 'KILL CONNECTION 43']
     assert result['changed'] is True and [t['gone'] for t in result['dump_threads']] == [False, False]
 
-    nothing = mod.run_module(FakeModule(check_mode=True, **dict(ABSENT, end_dump_threads_for=['10.9.9.9'])),
+    nothing = mod.run_module(FakeModule(check_mode=True, **absent(['10.9.9.9'])),
                              DumpSession([[]], THREADS))
     assert nothing['changed'] is False and nothing['queries'] == [] and nothing['dump_threads'] == []
 
@@ -294,6 +301,6 @@ def test_end_dump_threads_for_only_with_state_absent():
         mod.run_module(FakeModule(**options(state='stopped', end_dump_threads_for=['10.0.0.12'])), session)
     assert caught.value.args[0]['msg'].startswith('end_dump_threads_for needs state=absent')
     with pytest.raises(FailJson) as caught:
-        mod.run_module(FakeModule(**dict(ABSENT, end_dump_threads_for=['10.0.0.12', ' '])), session)
+        mod.run_module(FakeModule(**absent(['10.0.0.12', ' '])), session)
     assert caught.value.args[0]['msg'] == "end_dump_threads_for: every entry must name a host, got '10.0.0.12', ' '"
     assert session.queries == []
