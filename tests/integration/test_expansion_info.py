@@ -70,4 +70,3 @@ def test_a_stopped_server_is_read_from_its_datadir_with_no_connection(ansible, t
     assert done['running'] is False and done['connections'] == {} and done['split_points'] == []
     assert done['cleanup_marks'] == [] and done['seeded'] is True and done['user_databases'] == ['shop']
     assert done['variables'] == {} and done['data_bytes'] is None and done['disk']['path'] == str(datadir)
-
