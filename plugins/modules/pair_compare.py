@@ -48,19 +48,16 @@ description:
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
+  - smooth.mariadb.attributes
   - smooth.mariadb.mariadb
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - The module only reads; check mode compares exactly as a normal run does.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
   idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details:
       - Always reports C(changed=false).

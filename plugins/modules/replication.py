@@ -30,23 +30,20 @@ description:
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
+  - smooth.mariadb.attributes
   - smooth.mariadb.mariadb
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Only C(SHOW) and C(SELECT) statements are run; RV(queries) lists the statements that would run,
         including the C(KILL CONNECTION) of every dump thread O(end_dump_threads_for) would end.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
       - The diff shows the connection's settings and thread states, never the password, and with
         O(end_dump_threads_for) the ids of the dump threads it ends (C(dump_threads)).
   idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: partial
     details:
       - With O(update_password=always) the password is sent, and so a change reported, on every run.

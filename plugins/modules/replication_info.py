@@ -18,24 +18,8 @@ description:
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
+  - smooth.mariadb.attributes.info_module
   - smooth.mariadb.mariadb
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - This action does not modify state.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: N/A
-    details:
-      - This action does not modify state.
-  idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
-    details:
-      - This action does not modify state.
 options: {}
 notes:
   - Needs MariaDB 10.6 or later and an account with the C(SLAVE MONITOR) (or C(SUPER)) privilege.

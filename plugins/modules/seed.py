@@ -64,10 +64,10 @@ description:
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
+  - smooth.mariadb.attributes
   - smooth.mariadb.mariadb
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Connects to both servers, checks the client programs, the target's emptiness and
@@ -79,14 +79,11 @@ attributes:
         reported as they would be created or updated (with method V(mariabackup) and a seed still to do,
         the backup would bring the source's accounts anyway).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: partial
     details:
       - Only the accounts of O(accounts) - per account, C(SHOW CREATE USER) (password hashes and other
         authentication strings masked) and the grants, before and after. Not the data copy.
   idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 options:
   method:

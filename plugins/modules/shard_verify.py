@@ -46,21 +46,18 @@ description:
 author:
   - smooth.mariadb developers (!UNKNOWN)
 extends_documentation_fragment:
+  - smooth.mariadb.attributes
   - smooth.mariadb.mariadb
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Servers are only read; in check mode O(baseline_file) is not written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
       - The old and new content of O(baseline_file).
   idempotent:
-    description:
-      - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
     details:
       - Only writing O(baseline_file) with different content is a change.
