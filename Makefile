@@ -11,7 +11,7 @@ SCENARIOS ?= install shards blocks partition expand_2n rollback_2n expand_4
 # developer's) must not share it.
 SANITY_ROOT := $(or $(TMPDIR),/tmp)/smooth-mariadb-sanity-$(shell printf '%s' '$(CURDIR)' | md5sum | cut -c1-8)
 
-.PHONY: help setup demo lab lab-down lint sanity unit artifact-check integration molecule build bench bench-failover test clean
+.PHONY: help setup demo lab lab-down lint sanity unit artifact-check integration molecule build bench bench-failover bench-orchestration test clean
 
 help:
 	@echo "make demo       set up this machine, create 5 lab hosts, deploy 1 shard and the lab application,"
@@ -19,7 +19,7 @@ help:
 	@echo "make lab        set up this machine, create 4 lab hosts, deploy the example fleet (2 shards)"
 	@echo "make lab-down   remove the lab hosts and their network"
 	@echo "make test       set up this machine and run every test (lint, sanity, unit, artifact-check, integration, molecule)"
-	@echo "make lint | sanity | unit | artifact-check | integration | molecule | build | bench | bench-failover"
+	@echo "make lint | sanity | unit | artifact-check | integration | molecule | build | bench | bench-failover | bench-orchestration"
 
 setup:
 	lab/lab.sh setup
@@ -106,6 +106,14 @@ bench: setup
 BENCH_FAILOVER_ARGS ?=
 bench-failover: setup
 	python tests/bench/bench_failover.py $(BENCH_FAILOVER_ARGS)
+
+# Issue 12 (item 5): how long the orchestration of expand_2n.yml takes on the
+# demo fleet: plan + preflight, and a re-run that changes nothing (3 times
+# each, with the median), the slowest tasks and the round trips per host.
+# Replaces the lab hosts lab-1..lab-5 (network "lab", as make demo) and
+# removes them at the end; about 15 minutes. Logs: build/bench-orchestration/.
+bench-orchestration: setup
+	tests/bench/bench_orchestration.sh
 
 test: setup lint sanity unit artifact-check integration molecule
 
