@@ -24,6 +24,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
     RouteError,
     app_map_state,
     map_digest,
+    rollback_publish,
+    rollback_route_state,
     published_map,
     unacknowledged,
 )
@@ -134,6 +136,14 @@ def _wrote_in_domain(position, domain):
         raise AnsibleFilterError('smooth.mariadb.wrote_in_domain: %s' % exc)
 
 
+def _rollback_route_state(app_map, file_map, file_known):
+    return rollback_route_state(app_map, file_map, bool(file_known))
+
+
+def _rollback_publish(own_state, all_states):
+    return rollback_publish(own_state, all_states)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -142,6 +152,8 @@ class FilterModule(object):
             'expansion_plan': _expansion_plan,
             'expansion_state': _expansion_state,
             'gtid_start_position': _gtid_start_position,
+            'rollback_publish': _rollback_publish,
+            'rollback_route_state': _rollback_route_state,
             'route_unacknowledged': _route_unacknowledged,
             'shard_map_digest': _shard_map_digest,
             'shard_map_json': _shard_map_json,

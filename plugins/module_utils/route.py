@@ -294,3 +294,37 @@ def unacknowledged(reports, shard_map):
         if not isinstance(report, dict) or report.get('version') != checked['version'] or report.get('digest') != digest:
             missing.append(host)
     return missing
+
+
+# ---------------------------------------------------------------------------
+# The rollback's route
+# ---------------------------------------------------------------------------
+
+def rollback_route_state(app_map, file_map, file_known):
+    """Where one application host stands for a rollback: ``previous``, ``rolled_back`` or ``other``.
+
+    app_map: what app_map_state says of the application's answer; file_map:
+    the same of its map file (None when the file is not known); file_known:
+    whether the map reaches the application through a file this run can read
+    (without smooth_route_map_path a map sent over HTTP leaves the file to the
+    application). ``previous``: the application and its file both run the map
+    the plan replaced (the route phase never got that far); ``rolled_back``:
+    both run the rollback map already (a re-run); ``other`` for anything else,
+    such as the file at the new map while the application still reports the
+    old one (its next reload would route to the VIPs the rollback removes).
+    """
+    app_state = (app_map or {}).get('state')
+    file_state = (file_map or {}).get('state') if file_known else None
+    if app_state == STATE_PREVIOUS and file_known and file_state == STATE_PREVIOUS:
+        return STATE_PREVIOUS
+    if app_state == STATE_ROLLED_BACK and (not file_known or file_state == STATE_ROLLED_BACK):
+        return STATE_ROLLED_BACK
+    return STATE_OTHER
+
+
+def rollback_publish(own_state, all_states):
+    """Whether the rollback publishes its map on a host: unless this host already runs it, or every
+    application host still runs the map the plan replaced (nothing was ever routed)."""
+    if own_state == STATE_ROLLED_BACK:
+        return False
+    return not all(state == STATE_PREVIOUS for state in (all_states or []))

@@ -695,8 +695,8 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 
 def test_filters_are_registered():
     assert sorted(FILTERS) == ['app_map_state', 'cleanup_settings', 'expansion_plan', 'expansion_state',
-                               'gtid_start_position', 'route_unacknowledged', 'shard_map_digest', 'shard_map_json',
-                               'shardingsphere_rule', 'wrote_in_domain']
+                               'gtid_start_position', 'rollback_publish', 'rollback_route_state', 'route_unacknowledged',
+                               'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'wrote_in_domain']
 
 
 GTID_FILTER = FILTERS['gtid_start_position']

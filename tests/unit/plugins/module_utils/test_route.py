@@ -24,6 +24,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
     map_digest,
     published_map,
     read_app_answer,
+    rollback_publish,
+    rollback_route_state,
     unacknowledged,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import shard_topology
@@ -250,3 +252,32 @@ def test_unacknowledged_decides_on_version_and_digest():
     assert unacknowledged({}, plan) == []
     with pytest.raises(RouteError):
         unacknowledged(['a'], plan)
+
+
+# --- the rollback's route ------------------------------------------------------------
+
+@pytest.mark.parametrize('app, file_state, file_known, state', [
+    ('previous', 'previous', True, 'previous'),
+    ('previous', 'new', True, 'other'),          # the file already holds the new map: a reload would route to 2N
+    ('previous', None, True, 'other'),           # no file (or no map in it) while one is expected
+    ('previous', None, False, 'other'),          # over HTTP the file is the application's: never counted as previous
+    ('rolled_back', 'rolled_back', True, 'rolled_back'),
+    ('rolled_back', 'new', True, 'other'),
+    ('rolled_back', None, False, 'rolled_back'),
+    ('new', 'new', True, 'other'),
+    ('unreadable', 'previous', True, 'other'),
+])
+def test_rollback_route_state(app, file_state, file_known, state):
+    file_map = {'state': file_state} if file_state else None
+    assert rollback_route_state({'state': app}, file_map, file_known) == state
+
+
+@pytest.mark.parametrize('own, states, publish', [
+    ('previous', ['previous', 'previous'], False),   # nothing was ever routed
+    ('previous', ['previous', 'other'], True),       # another host got further: every host gets the rollback map
+    ('other', ['other', 'previous'], True),
+    ('rolled_back', ['rolled_back', 'other'], False),  # a re-run: this host has it already
+    ('other', ['rolled_back', 'other'], True),
+])
+def test_rollback_publish(own, states, publish):
+    assert rollback_publish(own, iter(states)) is publish
