@@ -24,7 +24,12 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.identity import (
     parse_print_defaults,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import quote_identifier, to_int, to_text
-from ansible_collections.smooth.mariadb.plugins.module_utils.seed import METADATA_SCHEMA, METADATA_TABLE, excluded_schema
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
+    EXCLUDED_SCHEMAS,
+    METADATA_SCHEMA,
+    METADATA_TABLE,
+    excluded_schema,
+)
 
 DEFAULT_DATADIR = '/var/lib/mysql'
 SPLIT_POINT_TABLE = 'split_point'
@@ -98,10 +103,9 @@ def read_stopped(module, datadir=None):
 
 def read_data_bytes(session):
     """Bytes of data and indexes in the user schemas (what a new node receives), as information_schema counts them."""
-    excluded = ('mysql', 'information_schema', 'performance_schema', 'sys', METADATA_SCHEMA)
     row = session.fetch_one(
         'SELECT CAST(COALESCE(SUM(data_length + index_length), 0) AS CHAR) AS bytes FROM information_schema.tables '
-        'WHERE table_schema NOT IN (%s)' % ', '.join(['%s'] * len(excluded)), list(excluded))
+        'WHERE table_schema NOT IN (%s)' % ', '.join(['%s'] * len(EXCLUDED_SCHEMAS)), list(EXCLUDED_SCHEMAS))
     return to_int(row['bytes'])
 
 

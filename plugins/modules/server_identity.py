@@ -157,7 +157,7 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     socket = module.params['login_unix_socket']
     if socket and not os.path.exists(socket):
-        module.exit_json(changed=False, **read_stopped(module, module.params['datadir']))
+        module.exit_json(changed=False, **read_stopped(module))
     connection = mariadb_connect(module)
     try:
         result = read_running(SqlSession(connection, read_only=True))
