@@ -24,7 +24,12 @@ The states:
   or when its modulus cannot be read (fail safe); marks of an earlier,
   finished expansion (modulus <= N) do not count;
 - a new node is ``linked`` when it replicates from its partner (the node it
-  is seeded from) and ``seeded`` when its seed record exists.
+  is seeded from) and ``seeded`` when its seed record exists;
+- the expansion is ``complete`` when the verify phase left its mark
+  (``expansion-<version>.done``, naming the new modulus) on every node of the
+  plan and the fleet still is as verified: every old pair split, every new
+  pair replicating both ways, every new node seeded. A re-run then skips the
+  phases that change things (their work is done) and verifies again.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ PAIR_SPLIT = 'split'
 
 MARK_PREFIX = 'expansion-'
 MARK_SUFFIX = '.cleanup'
+DONE_SUFFIX = '.done'
 _MODULUS_RE = re.compile(r'modulus ([0-9]+)')
 
 
@@ -46,9 +52,25 @@ class StateError(ValueError):
     """A reading the state cannot be decided from."""
 
 
-def is_mark_name(name):
-    """Whether a file name is a cleanup mark (``expansion-<version>.cleanup``)."""
-    return name.startswith(MARK_PREFIX) and name.endswith(MARK_SUFFIX) and len(name) > len(MARK_PREFIX + MARK_SUFFIX)
+def is_mark_name(name, suffix=MARK_SUFFIX):
+    """Whether a file name is a mark: ``expansion-<version><suffix>`` (the cleanup's by default)."""
+    return name.startswith(MARK_PREFIX) and name.endswith(suffix) and len(name) > len(MARK_PREFIX + suffix)
+
+
+def done_mark_name(version):
+    """File name of the mark the verify phase leaves for the expansion to shard map ``version``."""
+    return '%s%d%s' % (MARK_PREFIX, int(version), DONE_SUFFIX)
+
+
+def done_mark_text(version, modulus):
+    """What that mark says (read back by :func:`mark_modulus`)."""
+    return 'expansion to shard map version %d (modulus %d) verified\n' % (int(version), int(modulus))
+
+
+def verified(done_marks, plan):
+    """Whether one of a node's done marks is the one of this plan: its version's name, naming its modulus."""
+    name = done_mark_name(plan['version'])
+    return any(mark.get('mark') == name and mark.get('modulus') == int(plan['modulus']) for mark in done_marks or [])
 
 
 def mark_modulus(text):
@@ -134,33 +156,37 @@ def _node(plan, name):
         raise StateError('%s is not a node of the plan' % name)
 
 
+def _position(position):
+    """A binary log position as read, once it parses as a GTID list (StateError if not)."""
+    gtid_domains(position)
+    return position or ''
+
+
 def _current_state(name, info, fleet_node, target, plan):
     connections = info.get('connections') or {}
     marks = cleanup_marks(info.get('cleanup_marks') or [], plan['previous_modulus'])
-    new_partner = target['partner']
-    new_domain = _node(plan, new_partner)['gtid_domain_id']
     return {
         'role': 'existing',
         'running': True,
         'old_partner': fleet_node['partner'],
-        'new_partner': new_partner,
+        'new_partner': target['partner'],
         'old_link': link_to(connections, fleet_node.get('partner_address')),
         'new_link': link_to(connections, target.get('partner_address')),
         'connections': connections,
         'cleanup_marks': marks,
         'cleanup_begun': any(mark['begun'] for mark in marks),
         'cleanup_report': cleanup_report(marks),
-        'gtid_binlog_pos': info.get('gtid_binlog_pos') or '',
-        'new_partner_wrote': wrote_in_domain(info.get('gtid_binlog_pos'), new_domain),
+        'gtid_binlog_pos': _position(info.get('gtid_binlog_pos')),
         'split_points': info.get('split_points') or [],
         'seeded': bool(info.get('seeded')),
         'seed_link': None,
         'settings_problem': settings_problem(info.get('variables')),
         'data_bytes': info.get('data_bytes'),
+        'verified': verified(info.get('done_marks'), plan),
     }
 
 
-def _new_state(name, info, target):
+def _new_state(name, info, target, plan):
     running = bool(info.get('running'))
     connections = (info.get('connections') or {}) if running else {}
     # The keys of a current node's state too, so that every node has the same shape.
@@ -180,6 +206,7 @@ def _new_state(name, info, target):
         'cleanup_report': '',
         'settings_problem': '',
         'data_bytes': None,
+        'verified': verified(info.get('done_marks'), plan),
     }
 
 
@@ -215,7 +242,7 @@ def expansion_state(infos, plan, fleet):
         if name in fleet:
             continue
         target = plan['nodes'][name]
-        nodes[name] = _new_state(name, infos.get(name) or {}, target)
+        nodes[name] = _new_state(name, infos.get(name) or {}, target, plan)
     for name in sorted(fleet):
         if name not in nodes:
             continue
@@ -225,7 +252,40 @@ def expansion_state(infos, plan, fleet):
     begun = sorted(name for name, state in nodes.items() if state.get('cleanup_begun'))
     state = {'ok': not problems, 'problems': problems, 'nodes': nodes, 'cleanup_begun_on': begun}
     state['rollback_refusal'] = rollback_refusal(state, plan)
+    state['complete'], state['complete_report'] = completion(state, plan, fleet)
+    state['done_mark'] = {'name': done_mark_name(plan['version']), 'text': done_mark_text(plan['version'], plan['modulus'])}
     return state
+
+
+def completion(state, plan, fleet):
+    """``(complete, why)``: whether the expansion of ``plan`` is done and the fleet still is as verified.
+
+    Complete only when nothing is in doubt: the state was read on every node,
+    every node of the plan carries the verify phase's mark of this version and
+    modulus, every old pair is split, every current node replicates from its
+    new partner and every new node from its partner, and every new node is
+    seeded. Anything else leaves the phases to run (they continue from the
+    state they find); ``why`` then names the first node that is not as verified.
+    """
+    if not state['ok']:
+        return False, 'the state of the fleet cannot be read'
+    nodes = state['nodes']
+    for name in sorted(plan['nodes']):
+        node = nodes.get(name)
+        if node is None:
+            return False, '%s: no reading of its state' % name
+        if not node['verified']:
+            return False, '%s: no mark %s of a verified expansion' % (name, done_mark_name(plan['version']))
+        if name in fleet:
+            if node['pair'] != PAIR_SPLIT or not isinstance(node['new_link'], str):
+                return False, '%s: the pair with %s is %s and the connection from %s is %s' % (
+                    name, node['old_partner'], node['pair'], node['new_partner'], node['new_link'] or 'none')
+        elif not (node['running'] and node['seeded'] and isinstance(node['seed_link'], str)):
+            return False, '%s: runs %s, seeded %s, connection from %s %s' % (
+                name, node['running'], node['seeded'], node['partner'], node['seed_link'] or 'none')
+    return True, ('the expansion to shard map version %d (%d shards) was verified on every node (marks %s), and '
+                  'every pair still replicates as verified' % (int(plan['version']), int(plan['modulus']),
+                                                              done_mark_name(plan['version'])))
 
 
 def rollback_refusal(state, plan):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state import is_mark_name, mark_modulus
+from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state import DONE_SUFFIX, MARK_SUFFIX, is_mark_name, mark_modulus
 from ansible_collections.smooth.mariadb.plugins.module_utils.identity import (
     IdentityError,
     data_evidence,
@@ -133,20 +133,32 @@ def read_split_points(session):
             for row in rows]
 
 
-def read_cleanup_marks(state_dir):
-    """The marks the cleanup left in state_dir: ``[{mark, path, modulus, text}]``; [] without the directory.
+def read_marks(state_dir, suffix=MARK_SUFFIX):
+    """The marks ``expansion-<version><suffix>`` in state_dir: ``[{mark, path, modulus, text}]``; [] without the directory.
 
-    Raises OSError when the directory or a mark cannot be read (a mark that
-    cannot be read must not be taken for no mark).
+    The cleanup leaves ``.cleanup`` marks before it deletes anything, the
+    verify phase ``.done`` marks once the expansion is verified. Raises
+    OSError when the directory or a mark cannot be read (a mark that cannot be
+    read must not be taken for no mark).
     """
     if not os.path.isdir(state_dir):
         return []
     marks = []
     for name in sorted(os.listdir(state_dir)):
         path = os.path.join(state_dir, name)
-        if not is_mark_name(name) or not os.path.isfile(path):
+        if not is_mark_name(name, suffix) or not os.path.isfile(path):
             continue
         with open(path, 'rb') as handle:
             text = handle.read(MARK_READ_LIMIT).decode('utf-8', 'replace')
         marks.append(dict(mark=name, path=path, modulus=mark_modulus(text), text=text.strip()))
     return marks
+
+
+def read_cleanup_marks(state_dir):
+    """The marks the cleanup left in state_dir (see :func:`read_marks`)."""
+    return read_marks(state_dir, MARK_SUFFIX)
+
+
+def read_done_marks(state_dir):
+    """The marks the verify phase left in state_dir (see :func:`read_marks`)."""
+    return read_marks(state_dir, DONE_SUFFIX)

@@ -31,7 +31,8 @@ extends_documentation_fragment:
 options:
   state_dir:
     description:
-      - Directory where the cleanup of an expansion leaves its marks (C(expansion-<version>.cleanup)).
+      - Directory where the cleanup of an expansion leaves its marks (C(expansion-<version>.cleanup)) and the
+        verify phase the marks of a verified expansion (C(expansion-<version>.done)).
       - A missing directory means no mark; a mark that cannot be read fails the module.
     type: path
     default: /var/lib/smooth-mariadb
@@ -192,6 +193,19 @@ cleanup_marks:
       path: /var/lib/smooth-mariadb/expansion-2.cleanup
       modulus: 4
       text: cleanup of map version 2 (modulus 4) began 2026-12-03T10:00:00Z
+done_marks:
+  description:
+    - The marks of a verified expansion in O(state_dir) (C(expansion-<version>.done)), sorted by name; the same
+      fields as RV(cleanup_marks).
+  returned: always
+  type: list
+  elements: dict
+  version_added: 0.2.0
+  sample:
+    - mark: expansion-2.done
+      path: /var/lib/smooth-mariadb/expansion-2.done
+      modulus: 4
+      text: expansion to shard map version 2 (modulus 4) verified
 '''
 
 import os
@@ -210,6 +224,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.server_reading impo
     free_space,
     read_cleanup_marks,
     read_data_bytes,
+    read_done_marks,
     read_running,
     read_split_points,
     read_stopped,
@@ -257,9 +272,10 @@ def main():
     state_dir = module.params['state_dir']
     try:
         result['cleanup_marks'] = read_cleanup_marks(state_dir)
+        result['done_marks'] = read_done_marks(state_dir)
     except (OSError, IOError) as exc:
-        module.fail_json(msg='Cannot read the cleanup marks in %s: %s. A mark that cannot be read is not taken for '
-                             'no mark: make the directory and its expansion-*.cleanup files readable.' % (state_dir, exc))
+        module.fail_json(msg='Cannot read the marks in %s: %s. A mark that cannot be read is not taken for '
+                             'no mark: make the directory and its expansion-* files readable.' % (state_dir, exc))
     module.exit_json(changed=False, **result)
 
 

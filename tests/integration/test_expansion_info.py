@@ -26,6 +26,7 @@ def test_one_read_of_connections_gtids_split_points_and_marks(ansible, servers, 
     (state_dir / 'expansion-2.cleanup').write_text('cleanup of map version 2 (modulus 4) began 2026-12-03T10:00:00Z\n')
     (state_dir / 'expansion-1.cleanup').write_text('begun, no modulus written\n')
     (state_dir / 'README').write_text('not a mark (modulus 8)\n')
+    (state_dir / 'expansion-2.done').write_text('expansion to shard map version 2 (modulus 4) verified\n')
     try:
         done = ansible(INFO, dict(a.login_args(), state_dir=str(state_dir)), check=True)
         assert done.returncode == 0, done.output
@@ -41,6 +42,7 @@ def test_one_read_of_connections_gtids_split_points_and_marks(ansible, servers, 
         assert [(mark['mark'], mark['modulus']) for mark in done['cleanup_marks']] == [
             ('expansion-1.cleanup', None), ('expansion-2.cleanup', 4)]
         assert done['cleanup_marks'][1]['path'] == str(state_dir / 'expansion-2.cleanup')
+        assert [(mark['mark'], mark['modulus']) for mark in done['done_marks']] == [('expansion-2.done', 4)]
         assert done['seeded'] is False and 'smoke' in done['user_databases']
         assert done['variables']['binlog_format'] == 'ROW' and done['variables']['log_slave_updates'] is True
         expected_bytes = a.query("SELECT SUM(data_length + index_length) AS n FROM information_schema.tables "
@@ -68,5 +70,6 @@ def test_a_stopped_server_is_read_from_its_datadir_with_no_connection(ansible, t
                           'state_dir': str(tmp_path / 'no-state-dir')})
     assert done.returncode == 0, done.output
     assert done['running'] is False and done['connections'] == {} and done['split_points'] == []
-    assert done['cleanup_marks'] == [] and done['seeded'] is True and done['user_databases'] == ['shop']
+    assert done['cleanup_marks'] == [] and done['done_marks'] == []
+    assert done['seeded'] is True and done['user_databases'] == ['shop']
     assert done['variables'] == {} and done['data_bytes'] is None and done['disk']['path'] == str(datadir)

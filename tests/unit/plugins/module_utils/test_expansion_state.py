@@ -19,6 +19,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state imp
     StateError,
     cleanup_marks,
     cleanup_report,
+    done_mark_name,
+    done_mark_text,
     expansion_state,
     gtid_domains,
     is_mark_name,
@@ -30,7 +32,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state imp
     wrote_in_domain,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils import server_reading
-from ansible_collections.smooth.mariadb.plugins.module_utils.server_reading import read_cleanup_marks
+from ansible_collections.smooth.mariadb.plugins.module_utils.server_reading import read_cleanup_marks, read_done_marks
 from ansible_collections.smooth.mariadb.plugins.filter.topology import FilterModule as TopologyFilters
 
 FILTERS = FilterModule().filters()
@@ -135,15 +137,16 @@ def test_a_joined_pair_before_the_expansion():
     assert state['ok'] and state['problems'] == []
     a = state['nodes']['a']
     assert (a['pair'], a['old_link'], a['new_link'], a['old_partner'], a['new_partner']) == ('joined', 'b', None, 'b', 'c')
-    assert a['cleanup_begun'] is False and a['new_partner_wrote'] is False
+    assert a['cleanup_begun'] is False and a['verified'] is False
     assert state['nodes']['b']['pair'] == 'joined'
     assert state['nodes']['c'] == {'role': 'new', 'running': False, 'partner': 'a', 'seed_link': None,
                                    'connections': {}, 'seeded': False, 'holds_data': False, 'pair': None,
                                    'old_link': None, 'new_link': None, 'cleanup_marks': [], 'cleanup_begun': False,
-                                   'cleanup_report': '', 'settings_problem': '', 'data_bytes': None}
+                                   'cleanup_report': '', 'settings_problem': '', 'data_bytes': None, 'verified': False}
     # Every node's state has the keys the playbooks read.
     assert set(state['nodes']['c']) <= set(a) | {'running', 'partner', 'holds_data'}
     assert state['cleanup_begun_on'] == [] and state['rollback_refusal'] == ''
+    assert state['complete'] is False and 'a: no mark expansion-2.done' in state['complete_report']
 
 
 def test_a_split_that_stopped_half_way_and_a_seeded_new_node():
@@ -165,14 +168,105 @@ def test_a_stopped_new_node_has_no_link_whatever_its_reading_says():
 
 
 def test_a_split_pair_whose_new_partner_wrote():
+    # rollback_2n.yml asks wrote_in_domain of the binary log position a node reports.
     fleet, plan = one_shard()
     infos = joined_infos()
     domain_c = plan['nodes']['c']['gtid_domain_id']
     infos['a'] = current(binlog_pos='1-1-10,2-2-7,%d-%d-3' % (domain_c, plan['nodes']['c']['server_id']))
     infos['b'] = current()
     state = expansion_state(infos, plan, fleet)
-    assert state['nodes']['a']['pair'] == 'split' and state['nodes']['a']['new_partner_wrote'] is True
-    assert state['nodes']['b']['new_partner_wrote'] is False
+    assert state['nodes']['a']['pair'] == 'split'
+    assert wrote_in_domain(state['nodes']['a']['gtid_binlog_pos'], domain_c) is True
+    assert wrote_in_domain(state['nodes']['b']['gtid_binlog_pos'], domain_c) is False
+
+
+# --- a verified (complete) expansion ------------------------------------------
+
+def done(plan, version=None, modulus=None):
+    version = plan['version'] if version is None else version
+    modulus = plan['modulus'] if modulus is None else modulus
+    name = done_mark_name(version)
+    text = done_mark_text(version, modulus)
+    return [{'mark': name, 'path': '/var/lib/smooth-mariadb/' + name, 'modulus': mark_modulus(text), 'text': text.strip()}]
+
+
+def expanded_infos(plan, marks=True):
+    infos = {'a': current(conn('c', '10.0.0.3')), 'b': current(conn('d', '10.0.0.4')),
+             'c': new(running=True, connections=conn('a', '10.0.0.1'), seeded=True, holds_data=True),
+             'd': new(running=True, connections=conn('b', '10.0.0.2'), seeded=True, holds_data=True)}
+    for info in infos.values():
+        info['done_marks'] = done(plan) if marks else []
+    return infos
+
+
+def test_an_expansion_verified_on_every_node_and_still_as_verified_is_complete():
+    fleet, plan = one_shard()
+    state = expansion_state(expanded_infos(plan), plan, fleet)
+    assert all(node['verified'] for node in state['nodes'].values())
+    assert state['complete'] is True
+    # What the verify phase writes is what makes the state complete on the next run.
+    assert done(plan)[0]['mark'] == state['done_mark']['name'] == 'expansion-2.done'
+    assert mark_modulus(state['done_mark']['text']) == plan['modulus'] == 2
+    assert state['complete_report'].startswith('the expansion to shard map version 2 (2 shards) was verified')
+
+
+def test_an_expanded_fleet_without_the_marks_is_not_complete():
+    # The verify phase has not passed yet (or ran on an older version of the collection).
+    fleet, plan = one_shard()
+    state = expansion_state(expanded_infos(plan, marks=False), plan, fleet)
+    assert state['complete'] is False and state['complete_report'] == 'a: no mark expansion-2.done of a verified expansion'
+
+
+@pytest.mark.parametrize('node, marks, why', [
+    ('d', 'none', 'd: no mark expansion-2.done'),
+    # The mark of another expansion (an earlier one, or one for another modulus) is not this one's.
+    ('b', 'version 1', 'b: no mark expansion-2.done'),
+    ('c', 'modulus 4', 'c: no mark expansion-2.done'),
+])
+def test_one_node_without_this_expansions_mark_keeps_it_from_complete(node, marks, why):
+    fleet, plan = one_shard()
+    infos = expanded_infos(plan)
+    infos[node]['done_marks'] = {'none': [], 'version 1': done(plan, version=1), 'modulus 4': done(plan, modulus=4)}[marks]
+    state = expansion_state(infos, plan, fleet)
+    assert state['complete'] is False and state['complete_report'].startswith(why)
+
+
+@pytest.mark.parametrize('change, why', [
+    # An operator stopped the new pair's replication after the expansion.
+    (lambda infos: infos['b'].update(connections={}), 'b: the pair with a is split and the connection from d is none'),
+    # The old pair replicates again (someone joined it by hand).
+    (lambda infos: infos['a']['connections'].update(conn('b', '10.0.0.2')),
+     'a: the pair with b is half_split'),
+    (lambda infos: infos['c'].update(running=False), 'c: runs False'),
+    (lambda infos: infos['d'].update(connections={}), 'd: runs True, seeded True, connection from b none'),
+    (lambda infos: infos['d'].update(seeded=False), 'd: runs True, seeded False'),
+])
+def test_a_verified_fleet_that_changed_since_is_not_complete(change, why):
+    # The phases then run again and continue from the state they find.
+    fleet, plan = one_shard()
+    infos = expanded_infos(plan)
+    change(infos)
+    state = expansion_state(infos, plan, fleet)
+    assert state['complete'] is False and state['complete_report'].startswith(why)
+
+
+def test_an_unreadable_fleet_is_never_complete():
+    fleet, plan = one_shard()
+    infos = expanded_infos(plan)
+    infos['a'].update(running=False)
+    state = expansion_state(infos, plan, fleet)
+    assert state['ok'] is False and state['complete'] is False
+    assert state['complete_report'] == 'the state of the fleet cannot be read'
+
+
+def test_read_done_marks_reads_only_done_marks(tmp_path):
+    (tmp_path / 'expansion-2.done').write_text(done_mark_text(2, 4))
+    (tmp_path / 'expansion-2.cleanup').write_text('cleanup of map version 2 (modulus 4) began')
+    (tmp_path / 'expansion-.done').write_text('no version')
+    marks = read_done_marks(str(tmp_path))
+    assert [(mark['mark'], mark['modulus']) for mark in marks] == [('expansion-2.done', 4)]
+    assert [mark['mark'] for mark in read_cleanup_marks(str(tmp_path))] == ['expansion-2.cleanup']
+    assert read_done_marks(str(tmp_path / 'absent')) == []
 
 
 def test_a_begun_cleanup_refuses_the_rollback_and_names_node_and_mark():
