@@ -15,7 +15,12 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion import (
     expansion_plan,
     shardingsphere_config,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state import StateError, expansion_state, wrote_in_domain
+from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state import (
+    StateError,
+    expansion_state,
+    split_links_problem,
+    wrote_in_domain,
+)
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import start_position
 from ansible_collections.smooth.mariadb.plugins.module_utils.inventory import in_inventory_words
 from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
@@ -129,6 +134,13 @@ def _expansion_state(infos, plan, fleet):
         raise AnsibleFilterError('smooth.mariadb.expansion_state: cannot decide the state of the expansion: %s' % exc)
 
 
+def _split_links_problem(connections, old_address, new_address, only_new=False):
+    if connections is not None and not isinstance(connections, dict):
+        raise AnsibleFilterError('smooth.mariadb.split_links_problem: connections must be a dict of replication_info, '
+                                 'got %r' % (connections,))
+    return split_links_problem(connections, old_address, new_address, bool(only_new))
+
+
 def _wrote_in_domain(position, domain):
     try:
         return wrote_in_domain(position, domain)
@@ -158,5 +170,6 @@ class FilterModule(object):
             'shard_map_digest': _shard_map_digest,
             'shard_map_json': _shard_map_json,
             'shardingsphere_rule': _shardingsphere_rule,
+            'split_links_problem': _split_links_problem,
             'wrote_in_domain': _wrote_in_domain,
         }

@@ -446,7 +446,7 @@ def expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=Non
             settings['address'] = all_addresses[name]
             settings['partner_address'] = all_addresses[settings['partner']]
 
-    return {
+    plan = {
         'version': version + 1,
         'previous_version': version,
         'modulus': new_modulus,
@@ -456,7 +456,21 @@ def expansion_plan(current_fleet, new_partners, vip_pool, version, addresses=Non
         'nodes': plan_nodes,
         'shard_map': build_shard_map(version + 1, [s['vip'] for s in plan_shards], port),
         'rollback_shard_map': build_shard_map(version + 2, [s['vip'] for s in shards], port),
+        # What the operator puts in the inventory after the expansion (site.yml, the next expansion).
+        'inventory': {
+            'smooth_shards': smooth_shards,
+            'smooth_identities': dict(
+                (name, {'server_id': node['server_id'], 'gtid_domain_id': node['gtid_domain_id'],
+                        'auto_increment_offset': node['auto_increment_offset']})
+                for name, node in sorted(plan_nodes.items())),
+            'smooth_shard_map_version': version + 1,
+        },
     }
+    if all_addresses is not None:
+        # The servers the verify phase reads (shard_verify's servers option), by name.
+        plan['verify_servers'] = [{'name': name, 'login_host': node['address'], 'owned_residues': node['keep_residues']}
+                                  for name, node in sorted(plan_nodes.items())]
+    return plan
 
 
 def read_shard_map(value, where='shard map'):

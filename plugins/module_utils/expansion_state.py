@@ -111,6 +111,40 @@ def link_to(connections, address):
     return names[0] if names else None
 
 
+def split_links_problem(connections, old_address, new_address, only_new=False):
+    """What keeps a node's replication from being as the split and the seed leave it; '' when nothing.
+
+    A node whose pair is split and whose new pair is joined replicates from its
+    new partner (exactly one running connection from ``new_address``) and not
+    from its old partner (no connection from ``old_address``, running or not).
+    With ``only_new`` (the verify phase) it replicates from no other source
+    either.
+    """
+    connections = connections or {}
+
+    def named(names):
+        return ', '.join("'%s'" % name for name in names)
+
+    from_old = sorted(name for name, status in connections.items()
+                      if old_address and status.get('source_host') == old_address)
+    from_new = sorted(name for name, status in connections.items() if status.get('source_host') == new_address)
+    running_new = [name for name in from_new if connections[name].get('running')]
+    problems = []
+    if from_old:
+        problems.append('it still has a replication connection from its old partner %s (%s)' % (old_address, named(from_old)))
+    if len(running_new) != 1:
+        problems.append('it has %d running replication connection(s) from its new partner %s (needs 1; %s)'
+                        % (len(running_new), new_address,
+                           'connections from it: %s' % named(from_new) if from_new else 'none from it'))
+    if only_new:
+        others = sorted(name for name, status in connections.items()
+                        if status.get('source_host') != new_address and name not in from_old)
+        if others:
+            problems.append('it also replicates from %s' % ', '.join(
+                "%s ('%s')" % (connections[name].get('source_host'), name) for name in others))
+    return '; '.join(problems)
+
+
 def pair_state(own_link, partner_link):
     """``joined``, ``half_split`` or ``split`` from the links of both nodes of a pair to each other."""
     linked = len([link for link in (own_link, partner_link) if isinstance(link, str)])

@@ -125,6 +125,20 @@ def test_tutorial_one_to_two_exact_plan():
     plan = expansion_plan(fleet, {'A': 'A2', 'B': 'B2'}, ['10.0.0.201/24'], 0, addresses=addresses)
     assert plan['smooth_shards'] == [{'vip': '10.0.0.200/24', 'nodes': ['A', 'A2']},
                                      {'vip': '10.0.0.201/24', 'nodes': ['B', 'B2']}]
+    assert plan['inventory'] == {
+        'smooth_shards': plan['smooth_shards'],
+        'smooth_identities': {'A': {'server_id': 1, 'gtid_domain_id': 1, 'auto_increment_offset': 1},
+                              'A2': {'server_id': 3, 'gtid_domain_id': 3, 'auto_increment_offset': 2},
+                              'B': {'server_id': 2, 'gtid_domain_id': 2, 'auto_increment_offset': 2},
+                              'B2': {'server_id': 4, 'gtid_domain_id': 4, 'auto_increment_offset': 1}},
+        'smooth_shard_map_version': 1,
+    }
+    assert plan['verify_servers'] == [
+        {'name': 'A', 'login_host': '10.0.1.1', 'owned_residues': [0]},
+        {'name': 'A2', 'login_host': '10.0.1.3', 'owned_residues': [0]},
+        {'name': 'B', 'login_host': '10.0.1.2', 'owned_residues': [1]},
+        {'name': 'B2', 'login_host': '10.0.1.4', 'owned_residues': [1]},
+    ]
     assert plan['nodes']['B'] == {
         'shard_index': 1, 'modulus': 2, 'owned_residue': 1, 'member_index': 0, 'partner': 'B2',
         'server_id': 2, 'gtid_domain_id': 2, 'auto_increment_increment': 2, 'auto_increment_offset': 2,
@@ -696,7 +710,8 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 def test_filters_are_registered():
     assert sorted(FILTERS) == ['app_map_state', 'cleanup_settings', 'expansion_plan', 'expansion_state',
                                'gtid_start_position', 'rollback_publish', 'rollback_route_state', 'route_unacknowledged',
-                               'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'wrote_in_domain']
+                               'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'split_links_problem',
+                               'wrote_in_domain']
 
 
 GTID_FILTER = FILTERS['gtid_start_position']

@@ -208,9 +208,10 @@ def test_site_reproduces_an_expansion_plan_from_pinned_identities(n):
     partners = {node: node + 'n' for node in current}
     pool = ['10.0.0.%d/24' % (100 + i) for i in range(n)]
     plan = FILTERS_EXPANSION['expansion_plan'](current, partners, pool, 1)
-    identities = {node: {key: settings[key] for key in ('server_id', 'gtid_domain_id', 'auto_increment_offset')}
-                  for node, settings in plan['nodes'].items()}
-    again = shard_topology(plan['smooth_shards'], identities=identities)
+    # The inventory the verify phase prints and writes (the plan's 'inventory').
+    inventory = plan['inventory']
+    assert inventory['smooth_shard_map_version'] == plan['version'] == 2
+    again = shard_topology(inventory['smooth_shards'], identities=inventory['smooth_identities'])
     for node, settings in plan['nodes'].items():
         for key in ('shard_index', 'modulus', 'owned_residue', 'partner', 'server_id', 'gtid_domain_id',
                     'auto_increment_increment', 'auto_increment_offset', 'vip_cidr', 'vrrp_instance',

@@ -29,6 +29,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.expansion_state imp
     pair_state,
     rollback_refusal,
     settings_problem,
+    split_links_problem,
     wrote_in_domain,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils import server_reading
@@ -127,6 +128,44 @@ def test_gtid_domains_use_the_one_gtid_parser_and_refuse_garbage():
         gtid_domains('1-1-10,x')
     with pytest.raises(AnsibleFilterError, match='wrote_in_domain'):
         FILTERS['wrote_in_domain']('1-1', 1)
+
+
+# --- the links after the split (cleanup and verify) ----------------------------
+
+OLD, NEW = '10.0.0.2', '10.0.0.3'
+
+
+def link(name, host, running=True):
+    return {name: {'connection_name': name, 'source_host': host, 'running': running}}
+
+
+@pytest.mark.parametrize('connections, only_new, problem', [
+    (link('c', NEW), False, ''),
+    (link('c', NEW), True, ''),
+    # The split has not run (or stopped half way): the old link is there, running or stopped.
+    (dict(link('b', OLD), **link('c', NEW)), False, "it still has a replication connection from its old partner 10.0.0.2 ('b')"),
+    (dict(link('b', OLD, running=False), **link('c', NEW)), False, "from its old partner 10.0.0.2 ('b')"),
+    # The seed has not joined the new pair, or its connection stopped.
+    ({}, False, 'it has 0 running replication connection(s) from its new partner 10.0.0.3 (needs 1; none from it)'),
+    (link('c', NEW, running=False), False, "0 running replication connection(s) from its new partner 10.0.0.3 (needs 1; "
+                                           "connections from it: 'c')"),
+    (dict(link('c', NEW), **link('c2', NEW)), False, '2 running replication connection(s)'),
+    # The verify phase also refuses any other source; the cleanup does not look at them.
+    (dict(link('c', NEW), **link('x', '10.0.0.9')), False, ''),
+    (dict(link('c', NEW), **link('x', '10.0.0.9')), True, "it also replicates from 10.0.0.9 ('x')"),
+])
+def test_split_links_problem(connections, only_new, problem):
+    found = split_links_problem(connections, OLD, NEW, only_new)
+    assert (found == '') if problem == '' else (problem in found), found
+
+
+def test_split_links_problem_of_a_new_node_has_no_old_partner():
+    # A new node (no old partner): only its link from the partner counts, and with only_new no other.
+    assert split_links_problem(link('a', '10.0.0.1'), None, '10.0.0.1', True) == ''
+    assert split_links_problem(dict(link('a', '10.0.0.1'), **link('', '')), None, '10.0.0.1', True) == \
+        "it also replicates from  ('')"
+    with pytest.raises(AnsibleFilterError, match='connections must be a dict'):
+        FILTERS['split_links_problem']([], OLD, NEW)
 
 
 # --- the whole state ----------------------------------------------------------
