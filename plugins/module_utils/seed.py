@@ -87,14 +87,19 @@ def select_databases(source_schemas, requested=None):
     return chosen
 
 
-def user_data_schemas(table_counts):
-    """Schemas holding user data: ``{schema: tables}`` -> sorted names with tables (pure)."""
-    return sorted(name for name, count in table_counts.items() if count and not excluded_schema(name))
+def user_databases(names):
+    """The user databases among schema names, sorted: all but the system schemas and the collection's own (pure).
+
+    The collection's one rule of a server "holding data": any user database
+    counts, with tables or without (a schema without tables can still hold
+    views, routines or events, and it would stay beside the copied ones).
+    The seed refuses such a target, and server_identity and expansion_info
+    (read by site.yml's identity check and the expansion's preflight) count it.
+    """
+    return sorted(name for name in names if not excluded_schema(name))
 
 
-TABLE_COUNTS_QUERY = ('SELECT TABLE_SCHEMA AS `schema`, COUNT(*) AS `tables` FROM information_schema.TABLES '
-                      'WHERE TABLE_SCHEMA NOT IN (%s) GROUP BY TABLE_SCHEMA'
-                      % ', '.join(["'%s'" % name for name in EXCLUDED_SCHEMAS]))
+SCHEMATA_QUERY = 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME'
 
 
 # ---------------------------------------------------------------------------
@@ -127,7 +132,7 @@ def plan_seed(record, identity, data_schemas, force=False, active_connections=()
 
     :param record: the target's seed record (dict) or None
     :param identity: the source's ``server_id``, ``hostname``, ``port``
-    :param data_schemas: the target's schemas holding tables (see :func:`user_data_schemas`)
+    :param data_schemas: the target's user databases (see :func:`user_databases`)
     :param force: seed over existing user data
     :param active_connections: names of the target's running replication connections
     :param whole_instance: the seed replaces the whole datadir (method mariabackup)

@@ -28,7 +28,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     EXCLUDED_SCHEMAS,
     METADATA_SCHEMA,
     METADATA_TABLE,
-    excluded_schema,
+    SCHEMATA_QUERY,
+    user_databases,
 )
 
 DEFAULT_DATADIR = '/var/lib/mysql'
@@ -45,17 +46,17 @@ def read_running(session):
         '@@GLOBAL.auto_increment_offset AS auto_increment_offset, @@GLOBAL.gtid_binlog_state AS gtid_binlog_state, '
         '@@GLOBAL.gtid_binlog_pos AS gtid_binlog_pos, '
         '@@GLOBAL.gtid_slave_pos AS gtid_slave_pos, @@datadir AS datadir, VERSION() AS version')
-    schemas = session.fetch_all('SELECT schema_name AS name FROM information_schema.schemata ORDER BY schema_name')
+    schemas = session.fetch_all(SCHEMATA_QUERY)
     seeded = session.fetch_one(
         'SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = %s AND table_name = %s',
         [METADATA_SCHEMA, METADATA_TABLE])
     identity = dict((key, to_int(row[key])) for key in
                     ('server_id', 'gtid_domain_id', 'auto_increment_increment', 'auto_increment_offset'))
-    user_databases = [name for name in (to_text(item['name']) for item in schemas) if not excluded_schema(name)]
+    databases = user_databases(to_text(item['name']) for item in schemas)
     binlog_state, slave_pos = to_text(row['gtid_binlog_state'] or ''), to_text(row['gtid_slave_pos'] or '')
-    evidence = data_evidence(user_databases, binlog_state, slave_pos)
+    evidence = data_evidence(databases, binlog_state, slave_pos)
     return dict(running=True, installed=True, source='server', identity=identity, datadir=to_text(row['datadir']),
-                user_databases=user_databases, seeded=bool(to_int(seeded['n'])), gtid_binlog_state=binlog_state,
+                user_databases=databases, seeded=bool(to_int(seeded['n'])), gtid_binlog_state=binlog_state,
                 gtid_binlog_pos=to_text(row['gtid_binlog_pos'] or ''),
                 gtid_slave_pos=slave_pos, holds_data=bool(evidence), evidence=evidence,
                 server_version=to_text(row['version']))

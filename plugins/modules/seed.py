@@ -35,8 +35,8 @@ description:
     C(performance_schema) and C(smooth_mariadb) (this collection's metadata), or the
     O(databases) given. Accounts and grants are not copied by the data copy of method V(dump);
     the ones named in O(accounts) are copied after it.
-  - Refuses a target that holds user data (a schema, other than the excluded ones,
-    with tables), naming the schemas, unless O(force=true). Refuses while a replication
+  - Refuses a target that holds user data (a database other than the excluded ones, with
+    tables or without), naming the databases, unless O(force=true). Refuses while a replication
     connection runs on the target (C(gtid_slave_pos) cannot be set then).
   - Records the seed in the table C(smooth_mariadb.seed) on the target (written with
     C(sql_log_bin=0), never dumped), with the source's C(server_id), host name and port,
@@ -486,11 +486,10 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
 from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock, read_lock_file, run_still_holds
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     BINLOG_INFO_FILES,
-    EXCLUDED_SCHEMAS,
     FAILED_DATADIR_SUFFIX,
     LOCK_NAME,
     OLD_DATADIR_SUFFIX,
-    TABLE_COUNTS_QUERY,
+    SCHEMATA_QUERY,
     WORK_DIR_MARKER,
     CoordinateScanner,
     NullScanner,
@@ -520,7 +519,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     restore_command,
     select_databases,
     stream_dump,
-    user_data_schemas,
+    user_databases,
     work_dir_problem,
     write_option_file,
 )
@@ -613,8 +612,8 @@ def read_record(session):
     return record
 
 
-def table_counts(session):
-    return dict((to_text(row['schema']), to_int(row['tables'])) for row in session.fetch_all(TABLE_COUNTS_QUERY))
+def list_schemas(session):
+    return [to_text(row['name']) for row in session.fetch_all(SCHEMATA_QUERY)]
 
 
 def list_tables(session, databases):
@@ -708,7 +707,7 @@ def seed_data(module, target, source, source_identity, target_label, source_labe
     result['record'] = record or {}
     statuses = read_all_slaves_status(target)
     try:
-        plan = plan_seed(record, source_identity, user_data_schemas(table_counts(target)), force=params['force'],
+        plan = plan_seed(record, source_identity, user_databases(list_schemas(target)), force=params['force'],
                          active_connections=active_connections(statuses),
                          whole_instance=params['method'] == 'mariabackup')
     except SeedError as exc:
@@ -718,10 +717,8 @@ def seed_data(module, target, source, source_identity, target_label, source_labe
     for warning in plan.warnings:
         module.warn(warning)
 
-    schemas = [to_text(row['name']) for row in source.fetch_all(
-        'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME')]
     try:
-        databases = select_databases(schemas, params['databases'])
+        databases = select_databases(list_schemas(source), params['databases'])
     except SeedError as exc:
         raise SeedFailed('Source %s: %s' % (source_label, exc), **result)
     result['databases'] = databases
@@ -968,9 +965,7 @@ def position_without_data(source, source_label):
     """Coordinates when there is nothing to copy: read them, then make sure that is still so."""
     gtid_pos = to_text(source.fetch_one('SELECT @@GLOBAL.gtid_binlog_pos AS pos')['pos'])
     status = source.fetch_one('SHOW MASTER STATUS') or {}
-    schemas = [to_text(row['name']) for row in source.fetch_all(
-        'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA')]
-    if [name for name in schemas if name not in EXCLUDED_SCHEMAS]:
+    if user_databases(list_schemas(source)):
         raise SeedFailed('a database was created on the source %s during the seed; run it again' % source_label)
     return gtid_pos, to_text(status.get('File')), to_int(status.get('Position'))
 

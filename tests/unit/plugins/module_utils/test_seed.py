@@ -41,7 +41,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     restore_command,
     select_databases,
     stream_dump,
-    user_data_schemas,
+    user_databases,
     write_option_file,
 )
 
@@ -81,8 +81,10 @@ class TestSelectDatabases(object):
             select_databases(['-x'], None)
 
 
-def test_user_data_schemas():
-    assert user_data_schemas({'shop': 3, 'empty': 0, 'mysql': 30, 'smooth_mariadb': 1, 'a': 1}) == ['a', 'shop']
+def test_user_databases_are_every_database_but_the_system_ones_and_ours():
+    # With tables or without: an empty database counts (the preflight's rule and the seed's are this one).
+    names = ['shop', 'empty', 'mysql', 'smooth_mariadb', 'a', 'sys', 'information_schema', 'performance_schema']
+    assert user_databases(names) == ['a', 'empty', 'shop']
 
 
 def record(state='seeded', **extra):

@@ -48,7 +48,7 @@ class FakeCursor(object):
 class FakeServer(object):
     """Answers the module's reads; records every statement, reads included."""
 
-    def __init__(self, server_id, hostname='db0a', port=3306, log_bin=1, binlog_pos='', record=None, tables=None,
+    def __init__(self, server_id, hostname='db0a', port=3306, log_bin=1, binlog_pos='', record=None,
                  schemas=(), slaves=(), estimates=(), binlog_after=None):
         self.server_id = server_id
         self.hostname = hostname
@@ -57,7 +57,6 @@ class FakeServer(object):
         self.binlog_pos = binlog_pos
         self.binlog_after = binlog_after
         self.record = record
-        self.tables = tables or {}
         self.schemas = list(schemas)
         self.slaves = list(slaves)
         self.estimates = list(estimates)
@@ -79,8 +78,6 @@ class FakeServer(object):
             return [dict(n=1 if self.record is not None else 0)]
         if sql.startswith('SELECT `id`, `state`'):
             return [dict(self.record)] if self.record else []
-        if sql == mod.TABLE_COUNTS_QUERY:
-            return [dict(schema=name, tables=count) for name, count in self.tables.items()]
         if sql == 'SHOW ALL SLAVES STATUS':
             return list(self.slaves)
         if sql.startswith('SELECT SCHEMA_NAME'):
@@ -134,7 +131,7 @@ def run(module, source, target):
 
 def test_already_seeded_returns_the_record_unchanged():
     source = FakeServer(11)
-    target = FakeServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2})
+    target = FakeServer(21, hostname='db0c', record=SEEDED, schemas=['mysql', 'shop'])
     result = run(FakeModule(), source, target)
     assert result['changed'] is False
     assert (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos']) == \
@@ -144,10 +141,11 @@ def test_already_seeded_returns_the_record_unchanged():
 
 
 def test_refuses_user_data():
-    target = FakeServer(21, tables={'legacy': 1})
+    # A database without tables counts too (it can hold views, routines, events), as in the preflight.
+    target = FakeServer(21, schemas=['empty_one', 'legacy', 'mysql', 'smooth_mariadb', 'sys'])
     with pytest.raises(mod.SeedFailed) as caught:
         run(FakeModule(), FakeServer(11), target)
-    assert caught.value.message == ('Target 10.0.0.21:3306: the target already holds user data in legacy. Refusing '
+    assert caught.value.message == ('Target 10.0.0.21:3306: the target already holds user data in empty_one, legacy. Refusing '
                                     'to seed it; set force: true to replace the copied schemas anyway.')
     assert target.executed() == []
 

@@ -94,7 +94,7 @@ def test_refused_before_any_change(names, message):
 
 def test_seeded_before_still_converges_the_accounts():
     source = AccountsServer(11, accounts=APP)
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2}, becomes=APP)
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'], becomes=APP)
     module = FakeModule(accounts=['app'])
     result = run(module, source, target)
     assert result['changed'] is True and result['gtid_slave_pos'] == '1-11-5'
@@ -130,7 +130,7 @@ def test_accounts_after_the_data_copy(monkeypatch):
 
 def test_check_mode_changes_nothing_and_diffs_masked():
     source = AccountsServer(11, accounts=APP)
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2},
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'],
                             accounts={('app', '127.0.0.1'): state('127.0.0.1', OLD_HASH, 'SELECT')})
     result = run(FakeModule(check_mode=True, diff=True, accounts=['app']), source, target)
     assert result['changed'] is True
@@ -148,7 +148,7 @@ def test_check_mode_changes_nothing_and_diffs_masked():
 
 def test_unchanged_reads_only():
     source = AccountsServer(11, accounts=APP)
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2}, accounts=APP)
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'], accounts=APP)
     result = run(FakeModule(accounts=['app']), source, target)
     assert result['changed'] is False and target.executed() == [] and result['queries'] == []
     assert [entry['action'] for entry in result['accounts']] == ['unchanged', 'unchanged']
@@ -156,7 +156,7 @@ def test_unchanged_reads_only():
 
 def test_update_is_an_alter_and_a_precise_grant():
     source = AccountsServer(11, accounts={('app', '127.0.0.1'): state('127.0.0.1')})
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2},
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'],
                             accounts={('app', '127.0.0.1'): state('127.0.0.1', OLD_HASH, 'SELECT, DELETE')},
                             becomes={('app', '127.0.0.1'): state('127.0.0.1')})
     result = run(FakeModule(accounts=['app']), source, target)
@@ -173,7 +173,7 @@ def test_update_is_an_alter_and_a_precise_grant():
 
 def test_still_different_after_the_statements_fails():
     source = AccountsServer(11, accounts=APP)
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2},
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'],
                             becomes={('app', '10.214.0.15'): state('10.214.0.15', OLD_HASH),
                                      ('app', '127.0.0.1'): state('127.0.0.1', OLD_HASH)})
     with pytest.raises(mod.SeedFailed) as caught:
@@ -187,7 +187,7 @@ def test_still_different_after_the_statements_fails():
 
 def test_failed_statement_names_the_account_and_what_was_done():
     source = AccountsServer(11, accounts=APP)
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2}, becomes=APP, fail_on='GRANT',
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'], becomes=APP, fail_on='GRANT',
                             accounts={('app', '10.214.0.15'): state('10.214.0.15')})
     with pytest.raises(mod.SeedFailed) as caught:
         run(FakeModule(accounts=['app']), source, target)
@@ -198,7 +198,7 @@ def test_failed_statement_names_the_account_and_what_was_done():
 
 def test_a_hash_in_a_server_message_is_masked():
     source = AccountsServer(11, accounts=APP)
-    target = AccountsServer(21, hostname='db0c', record=SEEDED, tables={'shop': 2}, fail_on='CREATE USER')
+    target = AccountsServer(21, hostname='db0c', record=SEEDED, schemas=['shop'], fail_on='CREATE USER')
     with pytest.raises(mod.SeedFailed) as caught:
         run(FakeModule(accounts=['app']), source, target)
     assert caught.value.message == ("accounts: `app`@`10.214.0.15`: CREATE USER `app`@`10.214.0.15` IDENTIFIED BY "
