@@ -225,7 +225,12 @@ refused:
   returned: always
   type: bool
 retryable:
-  description: Whether running again may give another answer (unsettled, incomplete, a node unreachable).
+  description:
+    - Whether running again, with nothing fixed, may give another answer - V(unsettled), V(incomplete), and
+      V(cannot_run) when a statement failed on a lock wait timeout, a deadlock or a lost connection (as
+      M(smooth.mariadb.shard_verify) decides it).
+    - False for the other V(cannot_run) - bad input, a node that cannot be logged in to, a pair that does not
+      replicate both ways - which need a fix first.
   returned: always
   type: bool
 counts:
@@ -300,6 +305,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import EXCLUDED_SCHEMAS
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     CHUNK_SIZE_MAX,
+    TRANSIENT_ERRNOS,
     AtMostAny,
     QueryLog,
     ShardingError,
@@ -333,7 +339,8 @@ LOCK_ERRNOS = (1205, 1213)
 
 
 class CannotRun(Exception):
-    """The comparison cannot be made (input, connection, replication); the message says why."""
+    """The comparison cannot be made (input, login, replication); the message says why. Not retryable:
+    each needs a fix first (as shard_verify's cannot_run)."""
 
 
 def argument_spec():
@@ -673,14 +680,14 @@ class Compare(object):
         self.current = None
         return self.result()
 
-    def result(self, reason=None, msg=None):
+    def result(self, reason=None, msg=None, retryable=False):
         counts = tally(self.chunks)
         counts['tables'] = len(self.tables)
         if reason is None:
             reason, refused, retryable = outcome(counts, self.schema_differences, self.incomplete,
                                                  self.params['unsettled'] == 'warn')
         else:
-            refused, retryable = True, True
+            refused = True
         if msg is None and reason != 'equal':
             msg = refusal_message(self.names, reason, self.differences, self.schema_differences, counts,
                                   self.incomplete)
@@ -711,7 +718,7 @@ def main():
     except MariaDBQueryError as exc:
         where = '' if compare.current is None else ' on %s (%s)' % (compare.current.name, compare.current.target)
         result = compare.result('cannot_run', 'pair_compare%s: %s failed: %s. Nothing was changed.'
-                                % (where, exc.statement, exc.message))
+                                % (where, exc.statement, exc.message), retryable=exc.errno in TRANSIENT_ERRNOS)
     finally:
         compare.close()
     if result['refused']:
