@@ -127,11 +127,14 @@ bench-orchestration: setup
 TEST_FIRST_SCENARIOS := install blocks
 test: setup
 	@mkdir -p build; \
-	$(MAKE) --no-print-directory molecule-scenarios SCENARIOS="$(TEST_FIRST_SCENARIOS)" > build/molecule-first.out 2>&1 & first=$$!; \
+	setsid $(MAKE) --no-print-directory molecule-scenarios SCENARIOS="$(filter $(TEST_FIRST_SCENARIOS),$(SCENARIOS))" \
+	  > build/molecule-first.out 2>&1 < /dev/null & first=$$!; \
+	trap 'kill -TERM -- -$$first 2>/dev/null; wait $$first' INT TERM; \
 	rc=0; start=$$SECONDS; $(MAKE) --no-print-directory lint sanity unit artifact-check integration || rc=$$?; \
-	echo "lint, sanity, unit, artifact-check, integration: rc=$$rc in $$((SECONDS - start)) s"; \
-	first_rc=0; wait $$first || first_rc=$$?; \
+	checks="lint, sanity, unit, artifact-check, integration: rc=$$rc in $$((SECONDS - start)) s"; \
+	first_rc=0; wait $$first || first_rc=$$?; trap - INT TERM; \
 	cat build/molecule-first.out; \
+	echo "$$checks"; echo "molecule $(filter $(TEST_FIRST_SCENARIOS),$(SCENARIOS)): rc=$$first_rc"; \
 	[ $$rc -eq 0 ] || exit $$rc; [ $$first_rc -eq 0 ] || exit $$first_rc; \
 	$(MAKE) --no-print-directory molecule-scenarios SCENARIOS="$(filter-out $(TEST_FIRST_SCENARIOS),$(SCENARIOS))"
 

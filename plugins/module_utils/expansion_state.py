@@ -251,7 +251,8 @@ def expansion_state(infos, plan, fleet):
     and the new nodes; plan: the result of ``expansion_plan``; fleet: the
     current fleet (``shard_topology``). Returns ``{'nodes': {node: state},
     'problems': [text], 'cleanup_begun_on': [node], 'rollback_refusal': text,
-    'ok': bool}``. A current
+    'ok': bool, 'complete': bool, 'complete_report': text, 'done_mark':
+    {'name', 'text'}}`` (see :func:`completion`). A current
     node whose server does not run, or whose reading is missing, is a problem:
     the state of its pair cannot be known.
     """
@@ -296,9 +297,9 @@ def completion(state, plan, fleet):
 
     Complete only when nothing is in doubt: the state was read on every node,
     every node of the plan carries the verify phase's mark of this version and
-    modulus, every old pair is split, every current node replicates from its
-    new partner and every new node from its partner, and every new node is
-    seeded. Anything else leaves the phases to run (they continue from the
+    modulus, every old pair is split, every node replicates from its new
+    partner (the connection running) and from no other source, and every new
+    node is seeded. Anything else leaves the phases to run (they continue from the
     state they find); ``why`` then names the first node that is not as verified.
     """
     if not state['ok']:
@@ -311,12 +312,17 @@ def completion(state, plan, fleet):
         if not node['verified']:
             return False, '%s: no mark %s of a verified expansion' % (name, done_mark_name(plan['version']))
         if name in fleet:
-            if node['pair'] != PAIR_SPLIT or not isinstance(node['new_link'], str):
-                return False, '%s: the pair with %s is %s and the connection from %s is %s' % (
-                    name, node['old_partner'], node['pair'], node['new_partner'], node['new_link'] or 'none')
-        elif not (node['running'] and node['seeded'] and isinstance(node['seed_link'], str)):
-            return False, '%s: runs %s, seeded %s, connection from %s %s' % (
-                name, node['running'], node['seeded'], node['partner'], node['seed_link'] or 'none')
+            if node['pair'] != PAIR_SPLIT:
+                return False, '%s: the pair with %s is %s' % (name, node['old_partner'], node['pair'])
+            old_address = fleet[name].get('partner_address')
+        else:
+            if not (node['running'] and node['seeded']):
+                return False, '%s: runs %s, seeded %s' % (name, node['running'], node['seeded'])
+            old_address = None
+        # Running, from the new partner only: what the verify phase checks (a stopped thread is not as verified).
+        problem = split_links_problem(node['connections'], old_address, plan['nodes'][name].get('partner_address'), True)
+        if problem:
+            return False, '%s: %s' % (name, problem)
     return True, ('the expansion to shard map version %d (%d shards) was verified on every node (marks %s), and '
                   'every pair still replicates as verified' % (int(plan['version']), int(plan['modulus']),
                                                               done_mark_name(plan['version'])))

@@ -95,10 +95,15 @@ def user_databases(names):
     views, routines or events, and it would stay beside the copied ones).
     The seed refuses such a target, and server_identity and expansion_info
     (read by site.yml's identity check and the expansion's preflight) count it.
+    A directory of the datadir whose name is no database name (``lost+found``
+    of a datadir that is a file system of its own) is listed by the server as
+    ``#mysql50#<name>``; it holds no data and does not count.
     """
-    return sorted(name for name in names if not excluded_schema(name))
+    return sorted(name for name in names if not excluded_schema(name) and not name.startswith(INVALID_DIR_PREFIX))
 
 
+# How the server lists a directory of the datadir that is not a valid database name.
+INVALID_DIR_PREFIX = '#mysql50#'
 SCHEMATA_QUERY = 'SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME'
 
 

@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
 from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
-    RUNNER, fail_over, ledger_check, print_load_figures, print_slowest_writes, replication_status, run_playbook,
+    RUNNER, fail_over, host, ledger_check, print_load_figures, print_slowest_writes, replication_status, run_playbook,
     shards_after_expansion, sql, stop_load,
 )
 
@@ -71,6 +71,22 @@ def test_the_admin_account_logs_in_only_from_localhost_and_the_listed_hosts(inde
     allowed = {"localhost"} | set(RUNNER.get_variables(name).get("smooth_admin_hosts", []))
     hosts = {row[0] for row in sql(name, "SELECT host FROM mysql.user WHERE user = 'smooth_admin'")}
     assert "localhost" in hosts and hosts <= allowed, hosts
+
+
+@pytest.mark.parametrize("index, name", NODES, ids=[n for _i, n in NODES])
+def test_the_verified_expansion_is_marked_on_every_node(index, name):
+    version = int(RUNNER.get_variables(name)["smooth_shard_map_version"]) + 1
+    mark = host(name).file("/var/lib/smooth-mariadb/expansion-%d.done" % version)
+    assert mark.is_file, mark.path
+    assert "(modulus %d) verified" % len(SHARDS_AFTER) in mark.content_string, mark.content_string
+
+
+def test_a_later_run_finds_the_expansion_complete(load):
+    # The plan of any later run (here the plan and the preflight alone) reads the marks and the links.
+    rc, out = run_playbook("expand_2n.yml", "--tags", "preflight")
+    assert rc == 0, out[-3000:]
+    words = " ".join(out.split())  # the YAML callback folds long messages
+    assert "Complete: the expansion to shard map version" in words and "every pair still replicates" in words, out[-3000:]
 
 
 def test_rollback_is_refused_after_the_cleanup(load):

@@ -272,12 +272,19 @@ def test_one_node_without_this_expansions_mark_keeps_it_from_complete(node, mark
 
 @pytest.mark.parametrize('change, why', [
     # An operator stopped the new pair's replication after the expansion.
-    (lambda infos: infos['b'].update(connections={}), 'b: the pair with a is split and the connection from d is none'),
+    (lambda infos: infos['b'].update(connections={}),
+     'b: it has 0 running replication connection(s) from its new partner 10.0.0.4 (needs 1; none from it)'),
+    # Or stopped its threads (the connection is still there).
+    (lambda infos: infos['a']['connections']['c'].update(running=False),
+     "a: it has 0 running replication connection(s) from its new partner 10.0.0.3 (needs 1; connections from it: 'c')"),
+    (lambda infos: infos['c']['connections']['a'].update(running=False), 'c: it has 0 running'),
+    # A node that replicates from a source other than its new partner is not as verified either.
+    (lambda infos: infos['d']['connections'].update(conn('x', '10.0.0.9')), "d: it also replicates from 10.0.0.9 ('x')"),
     # The old pair replicates again (someone joined it by hand).
     (lambda infos: infos['a']['connections'].update(conn('b', '10.0.0.2')),
      'a: the pair with b is half_split'),
     (lambda infos: infos['c'].update(running=False), 'c: runs False'),
-    (lambda infos: infos['d'].update(connections={}), 'd: runs True, seeded True, connection from b none'),
+    (lambda infos: infos['d'].update(connections={}), 'd: it has 0 running replication connection(s) from its new partner 10.0.0.2'),
     (lambda infos: infos['d'].update(seeded=False), 'd: runs True, seeded False'),
 ])
 def test_a_verified_fleet_that_changed_since_is_not_complete(change, why):
