@@ -323,9 +323,9 @@ def completion(state, plan, fleet):
         problem = split_links_problem(node['connections'], old_address, plan['nodes'][name].get('partner_address'), True)
         if problem:
             return False, '%s: %s' % (name, problem)
-    return True, ('the expansion to shard map version %d (%d shards) was verified on every node (marks %s), and '
-                  'every pair still replicates as verified' % (int(plan['version']), int(plan['modulus']),
-                                                              done_mark_name(plan['version'])))
+    why = ('the expansion to shard map version %d (%d shards) was verified on every node (marks %s), and every pair '
+           'still replicates as verified' % (int(plan['version']), int(plan['modulus']), done_mark_name(plan['version'])))
+    return True, why
 
 
 def rollback_refusal(state, plan):

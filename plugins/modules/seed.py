@@ -485,30 +485,13 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock, read_lock_file, run_still_holds
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
-    BINLOG_INFO_FILES,
-    FAILED_DATADIR_SUFFIX,
     LOCK_NAME,
-    OLD_DATADIR_SUFFIX,
     SCHEMATA_QUERY,
-    WORK_DIR_MARKER,
     CoordinateScanner,
-    NullScanner,
     SeedError,
-    account_differences,
-    account_display,
-    aside_path,
-    check_account_names,
-    missing_account_names,
-    move_contents,
-    describe_backup_stream_failure,
     describe_stream_failure,
     dump_command,
-    extract_command,
-    move_back_command,
-    parse_binlog_info,
-    plan_account,
     plan_seed,
-    prepare_command,
     read_record_query,
     record_databases,
     record_done_statement,
@@ -520,8 +503,29 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     select_databases,
     stream_dump,
     user_databases,
-    work_dir_problem,
     write_option_file,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed_accounts import (
+    account_differences,
+    account_display,
+    check_account_names,
+    missing_account_names,
+    plan_account,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed_backup import (
+    BINLOG_INFO_FILES,
+    FAILED_DATADIR_SUFFIX,
+    OLD_DATADIR_SUFFIX,
+    WORK_DIR_MARKER,
+    NullScanner,
+    aside_path,
+    move_contents,
+    describe_backup_stream_failure,
+    extract_command,
+    move_back_command,
+    parse_binlog_info,
+    prepare_command,
+    work_dir_problem,
 )
 
 IDENTITY_QUERY = ('SELECT @@GLOBAL.server_id AS server_id, @@hostname AS hostname, @@GLOBAL.port AS port, '

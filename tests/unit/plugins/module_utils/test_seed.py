@@ -18,18 +18,10 @@ import pytest
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import render_statement
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     CoordinateScanner,
-    NullScanner,
     SeedError,
     StreamResult,
-    aside_path,
-    describe_backup_stream_failure,
     describe_stream_failure,
     dump_command,
-    extract_command,
-    move_back_command,
-    parse_binlog_info,
-    prepare_command,
-    work_dir_problem,
     option_file_text,
     plan_seed,
     quote_option_value,
@@ -43,6 +35,16 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     stream_dump,
     user_databases,
     write_option_file,
+)
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed_backup import (
+    NullScanner,
+    aside_path,
+    describe_backup_stream_failure,
+    extract_command,
+    move_back_command,
+    parse_binlog_info,
+    prepare_command,
+    work_dir_problem,
 )
 
 SOURCE = dict(server_id=11, hostname='db0a', port=3306, version='10.11.6-MariaDB-log')

@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import Secret, render_statement
-from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
-    SeedError,
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import SeedError
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed_accounts import (
     account_differences,
     alter_user_tokens,
     canonical_text,
@@ -29,6 +29,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     sql_tokens,
     statement_template,
 )
+
 
 HASH = '*2B602296A79E0A8784ACC5C88D92E46588CCA3C3'
 OTHER_HASH = '*D821809F681A40A6E379B50D0463EFAE20BDD122'

@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) smooth.mariadb developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Seeding by mariabackup: the pure helpers of ``smooth.mariadb.seed``'s method mariabackup.
+
+The module runs the programs (``backup_command`` streaming ``mariabackup
+--stream=xbstream`` from the source, ``mbstream``, ``mariabackup --prepare`` and
+``--move-back``); this file names the files, builds the commands and decides
+from their output. The dump method and the seed record are in seed.py, the
+copy of accounts in seed_accounts.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+
+from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import mask_secrets, to_text
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import SeedError
+
+
+# ---------------------------------------------------------------------------
+# Method mariabackup: pure helpers (the module runs the programs)
+# ---------------------------------------------------------------------------
+
+# mariabackup writes the binary log coordinates of the backup into this file of
+# the backup directory: "<file>\t<offset>\t<gtid_pos>" on one line (the GTID
+# part is missing when the source has written no GTID yet). MariaDB 10.11 calls
+# it xtrabackup_binlog_info; later versions mariadb_backup_binlog_info.
+BINLOG_INFO_FILES = ('mariadb_backup_binlog_info', 'xtrabackup_binlog_info')
+WORK_DIR_MARKER = '.smooth-mariadb-seed'
+OLD_DATADIR_SUFFIX = '.smooth-before-seed-'
+FAILED_DATADIR_SUFFIX = '.smooth-failed-seed-'
+_GTID_POS = re.compile(r'^(\d+-\d+-\d+)(,\d+-\d+-\d+)*$')
+
+
+def parse_binlog_info(text):
+    """``(gtid_pos, log_file, log_pos)`` from a mariadb_backup_binlog_info text (pure).
+
+    :raises SeedError: when the text is not one line of file, offset and optional GTID position
+    """
+    lines = [line for line in to_text(text).splitlines() if line.strip()]
+    if len(lines) != 1:
+        raise SeedError('the backup binlog info holds %d lines, expected one "file<TAB>offset<TAB>gtid" line '
+                        '(is binary logging on at the source?): %r' % (len(lines), to_text(text)[:300]))
+    fields = lines[0].strip().split('\t')
+    if len(fields) not in (2, 3) or not fields[1].isdigit() or not fields[0]:
+        raise SeedError('cannot read the backup binlog info %r: expected "file<TAB>offset<TAB>gtid"' % lines[0][:300])
+    gtid_pos = fields[2].replace(' ', '') if len(fields) == 3 else ''
+    if gtid_pos and not _GTID_POS.match(gtid_pos):
+        raise SeedError('the backup binlog info has an invalid GTID position %r' % gtid_pos)
+    return gtid_pos, fields[0], int(fields[1])
+
+
+def work_dir_problem(path, entries, datadir):
+    """Why ``path`` cannot be the work directory, or None (pure).
+
+    :param entries: names in the directory, or None when it does not exist
+    """
+    real, data = os.path.normpath(path), os.path.normpath(datadir)
+    if real == data or real.startswith(data + os.sep) or data.startswith(real + os.sep):
+        return 'work_dir %s must not be inside the datadir %s nor contain it' % (path, datadir)
+    if entries and WORK_DIR_MARKER not in entries:
+        return ('work_dir %s exists and is not empty (%s); it is not a leftover of this module (no %s file). '
+                'Remove it or choose another work_dir' % (path, ', '.join(sorted(entries)[:5]), WORK_DIR_MARKER))
+    return None
+
+
+def move_contents(source, destination):
+    """Move every entry of directory ``source`` into the new directory
+    ``destination`` (same mode and owner as ``source``), leaving ``source``
+    itself in place, empty.
+
+    A datadir is often a mount point (its own disk) and, in containers, an
+    overlay directory: renaming it fails (EXDEV/EBUSY), moving its entries
+    does not (shutil.move copies across filesystems and removes an entry
+    only once it is fully copied).
+    """
+    info = os.stat(source)
+    os.mkdir(destination, info.st_mode & 0o7777)
+    os.chown(destination, info.st_uid, info.st_gid)
+    for name in sorted(os.listdir(source)):
+        shutil.move(os.path.join(source, name), os.path.join(destination, name))
+
+
+def aside_path(datadir, suffix, stamp):
+    """``<datadir><suffix><stamp>`` for a datadir moved aside (pure; no trailing slash kept)."""
+    return os.path.normpath(datadir) + suffix + stamp
+
+
+def extract_command(mbstream, work_dir):
+    return [mbstream, '-x', '-C', work_dir]
+
+
+def prepare_command(mariabackup, work_dir):
+    return [mariabackup, '--prepare', '--target-dir=%s' % work_dir]
+
+
+def move_back_command(mariabackup, work_dir, datadir):
+    return [mariabackup, '--move-back', '--target-dir=%s' % work_dir, '--datadir=%s' % datadir]
+
+
+class NullScanner(object):
+    """A stream scanner that looks for nothing (the backup's coordinates are in a file)."""
+
+    def feed(self, chunk):
+        pass
+
+    def result(self):
+        return None
+
+
+def describe_backup_stream_failure(result, secrets=()):
+    """The failure message of backup_command piped into mbstream, or None (pure)."""
+    killed = -signal.SIGKILL
+    if result.stopped:
+        message = ('the backup stream was stopped (%s); backup_command and mbstream were killed after %d bytes'
+                   % (result.stopped, result.bytes))
+    elif result.timed_out:
+        message = ('the backup stream did not finish within the timeout; backup_command and mbstream were killed '
+                   'after %d bytes' % result.bytes)
+    elif result.restore_rc != 0 and result.dump_rc in (0, killed):
+        message = ('mbstream (extract) failed with exit code %s after %d bytes: %s'
+                   % (result.restore_rc, result.bytes, result.restore_stderr or '(no output)'))
+    elif result.dump_rc != 0:
+        message = ('backup_command failed with exit code %s after %d bytes: %s'
+                   % (result.dump_rc, result.bytes, result.dump_stderr or '(no output)'))
+    elif result.bytes == 0:
+        message = 'backup_command wrote nothing to its standard output (it must stream mariabackup --stream=xbstream)'
+    else:
+        return None
+    return mask_secrets(message, [to_text(secret) for secret in secrets if secret])
