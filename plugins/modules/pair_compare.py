@@ -703,6 +703,20 @@ class Compare(object):
         for node in self.nodes:
             node.session.connection.close()
 
+    def outcome(self):
+        """Run the comparison and close the connections; a failure becomes a result with reason cannot_run,
+        retryable only when a statement failed on a transient error (as shard_verify decides it)."""
+        try:
+            return self.run()
+        except CannotRun as exc:
+            return self.result('cannot_run', 'pair_compare cannot run: %s. Nothing was changed.' % exc)
+        except MariaDBQueryError as exc:
+            where = '' if self.current is None else ' on %s (%s)' % (self.current.name, self.current.target)
+            return self.result('cannot_run', 'pair_compare%s: %s failed: %s. Nothing was changed.'
+                               % (where, exc.statement, exc.message), retryable=exc.errno in TRANSIENT_ERRNOS)
+        finally:
+            self.close()
+
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
@@ -711,16 +725,7 @@ def main():
     if problems:
         module.fail_json(**compare.result('cannot_run', 'pair_compare cannot run: %s. Nothing was changed.'
                                           % '; '.join(problems)))
-    try:
-        result = compare.run()
-    except CannotRun as exc:
-        result = compare.result('cannot_run', 'pair_compare cannot run: %s. Nothing was changed.' % exc)
-    except MariaDBQueryError as exc:
-        where = '' if compare.current is None else ' on %s (%s)' % (compare.current.name, compare.current.target)
-        result = compare.result('cannot_run', 'pair_compare%s: %s failed: %s. Nothing was changed.'
-                                % (where, exc.statement, exc.message), retryable=exc.errno in TRANSIENT_ERRNOS)
-    finally:
-        compare.close()
+    result = compare.outcome()
     if result['refused']:
         module.fail_json(**result)
     if result['reason'] == UNSETTLED:

@@ -74,3 +74,32 @@ def test_user_tables_statement_binds_the_excluded_schemas():
     sql, args = sharding.user_tables_statement(('mysql', 'smooth_mariadb', "it's"))
     assert "TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (%s, %s, %s)" in sql
     assert args == ('mysql', 'smooth_mariadb', "it's")
+
+
+class FakeModule(object):
+    def __init__(self, **extra):
+        self.params = params(**extra)
+
+
+def failing(exc):
+    def run():
+        raise exc
+    return run
+
+
+@pytest.mark.parametrize('exc, retryable', [
+    # A lock wait timeout, a deadlock, a lost connection: the same run may succeed later.
+    (mod.MariaDBQueryError('SELECT ...', 'Lock wait timeout exceeded', errno=1205), True),
+    (mod.MariaDBQueryError('SELECT ...', 'Deadlock found', errno=1213), True),
+    (mod.MariaDBQueryError('SELECT ...', 'Lost connection to server during query', errno=2013), True),
+    # A table or a privilege missing needs a fix first.
+    (mod.MariaDBQueryError('SELECT ...', "Table 'shop.orders' doesn't exist", errno=1146), False),
+    (mod.MariaDBQueryError('SELECT ...', 'SELECT command denied', errno=1142), False),
+    (mod.CannotRun('servers db0a and db0b both report server_id 11'), False),
+])
+def test_cannot_run_is_retryable_only_on_a_transient_statement_error(exc, retryable):
+    compare = mod.Compare(FakeModule())
+    compare.run = failing(exc)
+    result = compare.outcome()
+    assert (result['reason'], result['refused'], result['retryable']) == ('cannot_run', True, retryable)
+    assert result['msg'].startswith('pair_compare') and result['msg'].endswith('Nothing was changed.')
