@@ -132,3 +132,16 @@ def test_no_file_writes_its_own_default_for_an_input(name, text):
 @pytest.mark.parametrize('name', sorted(PLAYBOOKS))
 def test_the_playbooks_name_no_task_file_outside_the_role(name):
     assert re.findall(r'(?:include|import)_tasks:', PLAYBOOKS[name]) == []
+
+
+def test_one_failure_pattern_every_rescue_stops_through_failed_yml():
+    # The message of a failed phase is made in one place (failed.yml, filter phase_failure) ...
+    assert [name for name, text in TASKS.items() if 'smooth.mariadb.phase_failure' in text] == ['failed']
+    # ... and the last task of every rescue of the role includes it (or is an alias of a task that does).
+    rescues = 0
+    for name, text in TASKS.items():
+        for indent, body in re.findall(r'^( *)rescue:\n((?:\1 .*\n|\n)+)', text + '\n', re.M):
+            rescues += 1
+            last = re.split(r'^%s  - ' % indent, body, flags=re.M)[-1]
+            assert 'ansible.builtin.include_tasks: failed.yml' in last or re.match(r'\*\w+\s*$', last), (name, last)
+    assert rescues >= 12
