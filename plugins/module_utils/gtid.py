@@ -287,41 +287,8 @@ def connection_problem(status):
 # The second server (source_* options)
 # ---------------------------------------------------------------------------
 
-def source_argument_spec(required_host=False):
-    """Options to log in to the source (the other server of the task)."""
-    return dict(
-        source_host=dict(type='str', required=required_host),
-        source_port=dict(type='int', default=3306),
-        source_user=dict(type='str'),
-        source_password=dict(type='str', no_log=True),
-    )
-
-
-def source_login_params(params, host=None, port=None):
-    """Common login options for the source, built from the ``source_*`` ones (pure).
-
-    ``source_user`` defaults to ``login_user`` and, when it does, the password
-    defaults to ``login_password`` (one admin account on every node). The
-    option file (``config_file``) and the TLS options apply as for the
-    target. ``host``/``port`` replace ``source_host``/``source_port`` (for a
-    source found from a replication connection).
-    """
-    login = dict(params)
-    login['login_host'] = host if host is not None else params.get('source_host')
-    login['login_port'] = port if port is not None else params.get('source_port')
-    login['login_unix_socket'] = None
-    if params.get('source_user') is None:
-        login['login_user'] = params.get('login_user')
-        password = params.get('source_password')
-        login['login_password'] = password if password is not None else params.get('login_password')
-    else:
-        login['login_user'] = params.get('source_user')
-        login['login_password'] = params.get('source_password')
-    return login
-
-
 def connect_params(module, login, what='source'):
-    """Connect with a login dict (see :func:`source_login_params`) like ``mariadb_connect``.
+    """Connect with a login dict (see :func:`mariadb.server_params`) like ``mariadb_connect``.
 
     Returns ``(connection, target)`` (target: host:port for messages); a
     failure ends the module with a message naming ``what`` and host:port,

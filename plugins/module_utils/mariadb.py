@@ -505,6 +505,56 @@ def connect_kwargs(params, autocommit=True):
     return build_connect_kwargs(params, option_file, autocommit=autocommit)
 
 
+# ---------------------------------------------------------------------------
+# Another server: one option shape in every module
+# ---------------------------------------------------------------------------
+
+# Connection options an entry naming another server (a seed's source, a
+# partner, an owner, a verified or compared server) takes from the module's
+# own options when it does not set them. Where to connect (host, port,
+# socket) is never taken over; the password only with the account.
+INHERITED_CONNECTION_OPTIONS = ('config_file', 'connect_timeout', 'ca_cert', 'client_cert', 'client_key',
+                                'check_hostname')
+
+
+def server_login_options():
+    """The argument spec options of an entry naming another server, the same in every module (a seed's
+    ``source``, replication_wait's ``source``, shard_purge's ``partner`` and ``owners``, shard_verify's and
+    pair_compare's ``servers``, shard_binlog_check's ``owners``); a module adds its own keys (name, residues)."""
+    return dict(
+        login_host=dict(type='str'),
+        login_port=dict(type='int', default=3306),
+        login_user=dict(type='str'),
+        login_password=dict(type='str', no_log=True),
+        login_unix_socket=dict(type='str'),
+    )
+
+
+def server_params(entry, defaults):
+    """Connection options of one server entry, completed from the module's options ``defaults`` (pure).
+
+    ``login_user`` defaults to the module's and, only when it does, so does ``login_password`` (one admin
+    account on every node; an entry naming another account never gets the module's password). The option
+    file, timeout and TLS settings are taken over; where to connect (host, port, socket) comes from the entry
+    alone.
+    """
+    entry = entry or {}
+    params = dict(login_host=entry.get('login_host') or 'localhost',
+                  login_port=entry.get('login_port') if entry.get('login_port') is not None else 3306,
+                  login_unix_socket=entry.get('login_unix_socket'))
+    if entry.get('login_user') is None:
+        params['login_user'] = defaults.get('login_user')
+        password = entry.get('login_password')
+        params['login_password'] = password if password is not None else defaults.get('login_password')
+    else:
+        params['login_user'] = entry.get('login_user')
+        params['login_password'] = entry.get('login_password')
+    for name in INHERITED_CONNECTION_OPTIONS:
+        value = entry.get(name)
+        params[name] = value if value is not None else defaults.get(name)
+    return params
+
+
 def connect_with_params(params, autocommit=True, what=None):
     """Connect to the server described by ``params`` (the common options).
 

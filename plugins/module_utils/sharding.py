@@ -50,6 +50,7 @@ from collections import namedtuple
 from decimal import Decimal
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    server_login_options,
     MariaDBConnectError,
     connect_with_params,
     describe_target,
@@ -70,12 +71,6 @@ HASH_MODULUS = 2 ** 64
 # nothing fixed (the ``retryable`` of shard_purge and shard_verify): lock wait
 # timeout, deadlock, server gone away, connection lost during the statement.
 TRANSIENT_ERRNOS = frozenset((1205, 1213, 2006, 2013))
-
-# Connection options a server entry (partner, verified server) inherits from the
-# module's top-level options when it does not set them itself. Where to
-# connect (host, port, socket) is never inherited.
-INHERITED_CONNECTION_OPTIONS = ('login_user', 'login_password', 'config_file', 'connect_timeout',
-                                'ca_cert', 'client_cert', 'client_key', 'check_hostname')
 
 
 class ShardingError(Exception):
@@ -699,21 +694,6 @@ def digests_prove_chunk(node, by_owner, owner_of_residue):
     return True
 
 
-def server_login_options():
-    """The options of an entry naming another server (owners, verified or compared servers).
-
-    Credentials and TLS settings the entry does not set come from the
-    module's own login options (:func:`server_params`); where to connect never does.
-    """
-    return dict(
-        login_host=dict(type='str'),
-        login_port=dict(type='int', default=3306),
-        login_user=dict(type='str'),
-        login_password=dict(type='str', no_log=True),
-        login_unix_socket=dict(type='str'),
-    )
-
-
 def owners_argument_spec():
     """The argument spec of the ``owners`` option (shard_purge, shard_binlog_check)."""
     options = server_login_options()
@@ -959,21 +939,6 @@ def format_checksum(value):
 # ---------------------------------------------------------------------------
 # Connections to other servers
 # ---------------------------------------------------------------------------
-
-def server_params(entry, defaults):
-    """Connection options of one server entry, completed from the module's options.
-
-    Only credentials, option file, timeout and TLS settings are inherited;
-    where to connect (host, port, socket) comes from the entry alone.
-    """
-    params = dict(login_host=entry.get('login_host') or 'localhost',
-                  login_port=entry.get('login_port') if entry.get('login_port') is not None else 3306,
-                  login_unix_socket=entry.get('login_unix_socket'))
-    for name in INHERITED_CONNECTION_OPTIONS:
-        value = entry.get(name)
-        params[name] = value if value is not None else defaults.get(name)
-    return params
-
 
 def connect_server(params, autocommit=True):
     """Open a DictCursor connection for ``params`` (common connection options).

@@ -86,7 +86,7 @@ options:
         description: Account on the node; defaults to O(login_user).
         type: str
       login_password:
-        description: Password of the account; defaults to O(login_password).
+        description: Password of the account; when the entry sets no login_user, defaults to O(login_password).
         type: str
       login_unix_socket:
         description: Unix socket of the node, when it runs on the host running the module.
@@ -292,6 +292,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import (
     wait_direction,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    server_login_options,
+    server_params,
     MariaDBQueryError,
     SqlSession,
     check_server_version,
@@ -325,8 +327,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     pk_values,
     qualified,
     read_table_info,
-    server_login_options,
-    server_params,
     user_tables_statement,
 )
 

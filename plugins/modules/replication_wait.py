@@ -56,35 +56,43 @@ attributes:
     details:
       - Always reports C(changed=false).
 options:
-  source_host:
+  source:
     description:
-      - Host name or address of the source whose position the replica must reach.
-      - When omitted, the source is the one the replica's connection (see
-        O(connection_name)) replicates from, as C(SHOW SLAVE STATUS) reports it
-        (C(Master_Host), C(Master_Port)); that address must be reachable from the host
-        running the module.
-    type: str
-  source_port:
-    description:
-      - TCP port of the source. Defaults to V(3306) with O(source_host), else to the
-        connection's C(Master_Port).
-    type: int
-  source_user:
-    description:
-      - Account to read the source's position with (and, with O(pair=true), to wait on
-        the source). Defaults to O(login_user).
-    type: str
-  source_password:
-    description:
-      - Password of O(source_user). When O(source_user) is not set, defaults to
-        O(login_password).
-      - The option file (O(config_file)) and the TLS options apply to the source too.
-    type: str
+      - The source whose position the replica must reach, in the shape every module of the collection
+        gives another server.
+      - The option file (O(config_file)), timeout and TLS options apply to the source too.
+    type: dict
+    suboptions:
+      login_host:
+        description:
+          - Host name or address of the source.
+          - When omitted, the source is the one the replica's connection (see O(connection_name))
+            replicates from, as C(SHOW SLAVE STATUS) reports it (C(Master_Host), C(Master_Port)); that
+            address must be reachable from the host running the module.
+        type: str
+      login_port:
+        description:
+          - TCP port of the source. Defaults to V(3306) with O(source.login_host), else to the
+            connection's C(Master_Port).
+        type: int
+      login_user:
+        description:
+          - Account to read the source's position with (and, with O(pair=true), to wait on the
+            source). Defaults to O(login_user).
+        type: str
+      login_password:
+        description:
+          - Password of O(source.login_user). When O(source.login_user) is not set, defaults to
+            O(login_password).
+        type: str
+      login_unix_socket:
+        description: Unix socket of the source, when it runs on the host running the module.
+        type: str
   connection_name:
     description:
       - The replica's replication connection that receives from the source.
       - When omitted, the connection whose C(Master_Server_Id) is the source's
-        C(server_id), else the one pointing at O(source_host)/O(source_port), else the
+        C(server_id), else the one pointing at O(source.login_host)/O(source.login_port), else the
         only connection of the replica.
     type: str
   pair:
@@ -126,14 +134,16 @@ EXAMPLES = r'''
     login_host: 10.0.0.11
     login_user: smooth_admin
     login_password: "{{ vault_admin_password }}"
-    source_host: 10.0.0.12
+    source:
+      login_host: 10.0.0.12
 
 - name: Wait until this node applied what its partner (connection 'peer') had
   smooth.mariadb.replication_wait:
     connection_name: peer
     login_unix_socket: /run/mysqld/mysqld.sock
-    source_user: smooth_admin
-    source_password: "{{ vault_admin_password }}"
+    source:
+      login_user: smooth_admin
+      login_password: "{{ vault_admin_password }}"
   register: barrier
 
 - name: Show how long it waited
@@ -220,8 +230,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import (
     connect_params,
     pick,
     refuse_broken,
-    source_argument_spec,
-    source_login_params,
     wait_direction,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
@@ -230,6 +238,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
     describe_target,
     mariadb_common_argument_spec,
     mariadb_connect,
+    server_login_options,
+    server_params,
 )
 
 MAX_TIMEOUT = 86400.0
@@ -237,9 +247,9 @@ MAX_TIMEOUT = 86400.0
 
 def argument_spec():
     spec = mariadb_common_argument_spec()
-    spec.update(source_argument_spec())
-    spec['source_port'] = dict(type='int')
+    # Without a port, the connection's (with login_host, 3306).
     spec.update(
+        source=dict(type='dict', options=dict(server_login_options(), login_port=dict(type='int'))),
         connection_name=dict(type='str'),
         pair=dict(type='bool', default=False),
         source_connection_name=dict(type='str'),
@@ -259,18 +269,19 @@ def run_module(params, replica, open_source, clock=time.monotonic):
         raise WaitFailed('%s: %s' % (replica.label, problem), {})
     statuses = replica.statuses()
 
-    if params['source_host'] is None:
+    given = params.get('source') or {}
+    if given.get('login_host') is None:
         try:
             name, status = choose_connection(statuses, params['connection_name'])
         except ConnectionChoiceError as exc:
             raise WaitFailed('Replica %s: %s' % (replica.label, exc), {})
-        source = open_source(status.get('source_host'), params['source_port'] or status.get('source_port'))
+        source = open_source(status.get('source_host'), given.get('login_port') or status.get('source_port'))
         source.read_position()
     else:
-        source = open_source(params['source_host'], params['source_port'] or 3306)
+        source = open_source(given['login_host'], given.get('login_port') or 3306)
         source.read_position()
         name, status = pick(replica, statuses, params['connection_name'], source,
-                            host=params['source_host'], port=params['source_port'] or 3306)
+                            host=given['login_host'], port=given.get('login_port') or 3306)
     refuse_broken(replica, source, name, status)
 
     reverse_name = None
@@ -309,7 +320,8 @@ def main():
     opened = []
 
     def open_source(host, port):
-        source_connection, label = connect_params(module, source_login_params(params, host=host, port=port))
+        login = server_params(dict(params['source'] or {}, login_host=host, login_port=port), params)
+        source_connection, label = connect_params(module, login)
         opened.append(source_connection)
         return Server(SqlSession(source_connection, read_only=True), label)
 

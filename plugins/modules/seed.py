@@ -95,29 +95,38 @@ options:
     type: str
     choices: [dump, mariabackup]
     default: dump
-  source_host:
+  source:
     description:
-      - Host name or address of the source server to copy.
-    type: str
+      - The source server to copy, in the shape every module of the collection gives another server.
+      - The option file (O(config_file)), timeout and TLS options apply to the source too.
+    type: dict
     required: true
-  source_port:
-    description:
-      - TCP port of the source server.
-    type: int
-    default: 3306
-  source_user:
-    description:
-      - Account on the source. It needs C(SELECT) (global, so that every schema is listed, and on C(mysql.*)
-        for O(accounts)), C(SHOW VIEW), C(TRIGGER) (without it mariadb-dump leaves the triggers out without an
-        error) and C(EVENT); C(BINLOG MONITOR) for a source without user schemas (measured on 10.11; the dump
-        takes its position from the snapshot and needs neither C(LOCK TABLES) nor C(RELOAD)).
-      - Defaults to O(login_user).
-    type: str
-  source_password:
-    description:
-      - Password of O(source_user). When O(source_user) is not set, defaults to O(login_password).
-      - The option file (O(config_file)) and the TLS options apply to the source too.
-    type: str
+    suboptions:
+      login_host:
+        description: Host name or address of the source server.
+        type: str
+        required: true
+      login_port:
+        description: TCP port of the source server.
+        type: int
+        default: 3306
+      login_user:
+        description:
+          - Account on the source. It needs C(SELECT) (global, so that every schema is listed, and on
+            C(mysql.*) for O(accounts)), C(SHOW VIEW), C(TRIGGER) (without it mariadb-dump leaves the triggers
+            out without an error) and C(EVENT); C(BINLOG MONITOR) for a source without user schemas (measured
+            on 10.11; the dump takes its position from the snapshot and needs neither C(LOCK TABLES) nor
+            C(RELOAD)).
+          - Defaults to O(login_user).
+        type: str
+      login_password:
+        description:
+          - Password of O(source.login_user). When O(source.login_user) is not set, defaults to
+            O(login_password).
+        type: str
+      login_unix_socket:
+        description: Not used (the source is reached over TCP, also by mariadb-dump).
+        type: str
   databases:
     description:
       - Databases to copy. Default is every database of the source except the system
@@ -279,10 +288,11 @@ seealso:
 EXAMPLES = r'''
 - name: Seed the new node from its future partner
   smooth.mariadb.seed:
-    source_host: 10.0.0.11
+    source:
+      login_host: 10.0.0.11
+      login_user: smooth_admin
+      login_password: "{{ vault_admin_password }}"
     login_unix_socket: /run/mysqld/mysqld.sock
-    source_user: smooth_admin
-    source_password: "{{ vault_admin_password }}"
   register: seeded
 
 - name: Replicate from the source, starting exactly after the copy
@@ -297,7 +307,8 @@ EXAMPLES = r'''
 
 - name: Copy two databases only, counting rows from the statistics
   smooth.mariadb.seed:
-    source_host: 10.0.0.11
+    source:
+      login_host: 10.0.0.11
     databases: [shop, billing]
     row_count: estimate
     login_host: 10.0.0.21
@@ -307,9 +318,10 @@ EXAMPLES = r'''
 - name: Seed a large node with a physical backup streamed over SSH from the source
   smooth.mariadb.seed:
     method: mariabackup
-    source_host: 10.0.0.11
-    source_user: smooth_admin
-    source_password: "{{ vault_admin_password }}"
+    source:
+      login_host: 10.0.0.11
+      login_user: smooth_admin
+      login_password: "{{ vault_admin_password }}"
     login_unix_socket: /run/mysqld/mysqld.sock
     backup_command:
       - ssh
@@ -321,9 +333,10 @@ EXAMPLES = r'''
 
 - name: Seed the new node and copy the application's accounts (every host of each name)
   smooth.mariadb.seed:
-    source_host: 10.0.0.11
-    source_user: smooth_admin
-    source_password: "{{ vault_admin_password }}"
+    source:
+      login_host: 10.0.0.11
+      login_user: smooth_admin
+      login_password: "{{ vault_admin_password }}"
     login_unix_socket: /run/mysqld/mysqld.sock
     accounts: [smooth_lab_app, smooth_lab_report]
   register: seeded
@@ -461,10 +474,10 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import (
     connect_params,
     read_config_file,
-    source_argument_spec,
-    source_login_params,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    server_login_options,
+    server_params,
     MariaDBConnectError,
     MariaDBQueryError,
     SqlSession,
@@ -532,9 +545,15 @@ IDENTITY_QUERY = ('SELECT @@GLOBAL.server_id AS server_id, @@hostname AS hostnam
                   'VERSION() AS version, @@GLOBAL.log_bin AS log_bin, @@GLOBAL.gtid_binlog_pos AS gtid_binlog_pos')
 
 
+def source_params(params):
+    """The login options of the source (option ``source``, over TCP), completed from the module's own."""
+    return server_params(dict(params['source'], login_unix_socket=None), params)
+
+
 def argument_spec():
     spec = mariadb_common_argument_spec()
-    spec.update(source_argument_spec(required_host=True))
+    spec.update(source=dict(type='dict', required=True,
+                            options=dict(server_login_options(), login_host=dict(type='str', required=True))))
     spec.update(
         method=dict(type='str', default='dump', choices=['dump', 'mariabackup']),
         databases=dict(type='list', elements='str'),
@@ -706,7 +725,7 @@ def check_servers(target, source, target_label, source_label, result):
 def seed_data(module, target, source, source_identity, target_label, source_label, result):
     """Seed the target from the source, unless already seeded from it (the seed record)."""
     params = module.params
-    secrets = [params.get('login_password'), params.get('source_password')]
+    secrets = [params.get('login_password'), (params.get('source') or {}).get('login_password')]
     record = read_record(target)
     result['record'] = record or {}
     statuses = read_all_slaves_status(target)
@@ -781,7 +800,7 @@ def from_source(source_label, result, function, *args):
 def login_user_names(module, target, source):
     """The user names this module logs in with: configured, and as both servers see them."""
     names = set()
-    for login in (module.params, source_login_params(module.params)):
+    for login in (module.params, source_params(module.params)):
         if login.get('login_user'):
             names.add(login['login_user'])
     for session in (target, source):
@@ -946,7 +965,7 @@ def copy_with_dump(module, databases, dump_bin, client_bin, secrets):
     """Stream the dump into the target; returns (bytes, gtid, log_file, log_pos)."""
     params = module.params
     option_file = read_config_file(module)
-    source_kwargs, dummy = build_connect_kwargs(source_login_params(params), option_file)
+    source_kwargs, dummy = build_connect_kwargs(source_params(params), option_file)
     target_kwargs, dummy = build_connect_kwargs(params, option_file)
     secrets = secrets + [source_kwargs.get('password'), target_kwargs.get('password')]
     workdir = tempfile.mkdtemp(prefix='smooth-mariadb-seed-', dir=getattr(module, 'tmpdir', None))
@@ -1240,7 +1259,7 @@ def main():
         module.fail_json(msg='Seed not started: %s.' % reason)
     target_label = describe_target(params)
     target_connection = mariadb_connect(module)
-    source_connection, source_label = connect_params(module, source_login_params(params))
+    source_connection, source_label = connect_params(module, source_params(params))
     target = SqlSession(target_connection, read_only=module.check_mode)
     source = SqlSession(source_connection, read_only=True)
     try:

@@ -113,7 +113,7 @@ options:
         description: Account on the owner; defaults to O(login_user).
         type: str
       login_password:
-        description: Password of the account on the owner; defaults to O(login_password).
+        description: Password of the account on the owner; when the entry sets no login_user, defaults to O(login_password).
         type: str
       login_unix_socket:
         description: Unix socket of the owner.
@@ -246,6 +246,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.binlog import (
     wait_reader_gone,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    server_params,
     MariaDBConnectError,
     SqlSession,
     connect_kwargs,
@@ -268,7 +269,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     parse_tables,
     pk_values,
     rows_statement,
-    server_params,
 )
 
 ROWS_BATCH = 500

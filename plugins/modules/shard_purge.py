@@ -198,7 +198,7 @@ options:
         description: Account on the partner; defaults to O(login_user).
         type: str
       login_password:
-        description: Password of the account on the partner; defaults to O(login_password).
+        description: Password of the account on the partner; when the entry sets no login_user, defaults to O(login_password).
         type: str
       login_unix_socket:
         description: Unix socket of the partner, when it runs on the host running the module.
@@ -256,7 +256,7 @@ options:
         description: Account on the owner; defaults to O(login_user). Needs C(SELECT) on the tables.
         type: str
       login_password:
-        description: Password of the account on the owner; defaults to O(login_password).
+        description: Password of the account on the owner; when the entry sets no login_user, defaults to O(login_password).
         type: str
       login_unix_socket:
         description: Unix socket of the owner, when it runs on the host running the module.
@@ -579,6 +579,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    server_login_options,
+    server_params,
     MariaDBConnectError,
     MariaDBQueryError,
     SqlSession,
@@ -638,7 +640,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     read_wsrep_on,
     row_identity,
     parse_deleted_rows,
-    server_params,
     shorten_statement,
 )
 
@@ -703,14 +704,7 @@ def argument_spec():
         chunk_size=dict(type='int', default=1000),
         max_lag=dict(type='float', default=5),
         max_pause=dict(type='float', default=600),
-        partner=dict(type='dict', options=dict(
-            login_host=dict(type='str'),
-            login_port=dict(type='int', default=3306),
-            login_user=dict(type='str'),
-            login_password=dict(type='str', no_log=True),
-            login_unix_socket=dict(type='str'),
-            connection_name=dict(type='str'),
-        )),
+        partner=dict(type='dict', options=dict(server_login_options(), connection_name=dict(type='str'))),
         allowed_peers=dict(type='list', elements='dict', default=[], options=dict(
             host=dict(type='str'),
             port=dict(type='int'),

@@ -85,7 +85,7 @@ options:
         description: Account on the server; defaults to O(login_user).
         type: str
       login_password:
-        description: Password of the account; defaults to O(login_password).
+        description: Password of the account; when the entry sets no login_user, defaults to O(login_password).
         type: str
       login_unix_socket:
         description: Unix socket of the server, when it runs on the host running the module.
@@ -264,6 +264,8 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    server_login_options,
+    server_params,
     MariaDBQueryError,
     SqlSession,
     check_server_version,
@@ -296,8 +298,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     parse_tables,
     pk_values,
     read_table_info,
-    server_login_options,
-    server_params,
     table_problems,
     table_stats_statement,
 )

@@ -65,7 +65,7 @@ def bench_mariabackup(ansible, source, target, work_dir, rows):
     try:
         wall = time.monotonic()
         result = ansible('smooth.mariadb.seed', dict(
-            target.login_args(), source_host=source.host, source_port=source.port, method='mariabackup',
+            target.login_args(), source=dict(login_host=source.host, login_port=source.port), method='mariabackup',
             backup_command=backup, datadir=target.datadir, work_dir=os.path.join(work_dir, 'phy-work'),
             stop_command=[stop], start_command=[start], row_count='exact'))
         wall = time.monotonic() - wall
@@ -122,7 +122,7 @@ def main():
             sent_before = bytes_sent(source)
             wall = time.monotonic()
             result = ansible('smooth.mariadb.seed', dict(
-                target.login_args(), source_host=source.host, source_port=source.port, databases=['bench'],
+                target.login_args(), source=dict(login_host=source.host, login_port=source.port), databases=['bench'],
                 compress=not args.no_compress, row_count='exact'))
             wall = time.monotonic() - wall
             wire = bytes_sent(source) - sent_before

@@ -117,7 +117,7 @@ def missing_ids(server, ids):
 
 
 def barrier_args(replica, source, **extra):
-    args = dict(replica.login_args(), source_host=source.host, source_port=source.port)
+    args = dict(replica.login_args(), source=dict(login_host=source.host, login_port=source.port))
     args.update(extra)
     return args
 

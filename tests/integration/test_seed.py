@@ -98,8 +98,8 @@ def variable(server, name):
 
 
 def seed_args(target, source, **extra):
-    # The admin account exists on both: source_user/source_password default to the login ones.
-    args = dict(target.login_args(), source_host=source.host, source_port=source.port)
+    # The admin account exists on both: the source's login_user/login_password default to the module's.
+    args = dict(target.login_args(), source=dict(login_host=source.host, login_port=source.port))
     args.update(extra)
     return args
 
@@ -227,7 +227,8 @@ def test_check_mode_refusal_and_force(ansible, seed_source, target):
 def test_wrong_password_and_failed_dump(ansible, seed_source, target):
     a, c = seed_source, target
     wrong = 'Wr0ng-S3cret-77x'
-    denied = ansible(MODULE, seed_args(c, a, source_user='admin', source_password=wrong))
+    denied = ansible(MODULE, seed_args(c, a, source=dict(login_host=a.host, login_port=a.port, login_user='admin',
+                                                                 login_password=wrong)))
     assert denied.get('failed') is True
     assert denied['msg'] == ("Unable to connect to the source, MariaDB at %s:%d as user 'admin': (1045) Access denied "
                              "for user 'admin'@'127.0.0.1' (using password: YES)" % (a.host, a.port))

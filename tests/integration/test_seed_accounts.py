@@ -64,7 +64,7 @@ def app_accounts(servers, third_server):
 
 
 def seed_args(target, source, **extra):
-    args = dict(target.login_args(), source_host=source.host, source_port=source.port)
+    args = dict(target.login_args(), source=dict(login_host=source.host, login_port=source.port))
     args.update(extra)
     return args
 

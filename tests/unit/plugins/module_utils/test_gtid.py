@@ -17,7 +17,6 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.gtid import (
     describe_missing,
     missing_gtids,
     parse_domain_ids,
-    source_login_params,
     wait_position,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.replication import format_gtid_list
@@ -176,27 +175,3 @@ class TestConnectionProblem(object):
         problem = connection_problem(status('peer', io='Connecting', last_io_errno=1045, last_io_error='Access denied'))
         assert problem == ('the source refuses the replication account: IO thread Connecting; SQL thread Yes; '
                            'Last_IO_Errno 1045: Access denied')
-
-
-class TestSourceLoginParams(object):
-    base = dict(login_host='db1', login_port=3307, login_user='admin', login_password='pw', login_unix_socket='/s',
-                config_file='', ca_cert='/ca', source_host='db2', source_port=3306, source_user=None,
-                source_password=None)
-
-    def test_defaults_to_the_login_account(self):
-        login = source_login_params(self.base)
-        assert (login['login_host'], login['login_port'], login['login_user'], login['login_password']) == \
-            ('db2', 3306, 'admin', 'pw')
-        assert login['login_unix_socket'] is None and login['ca_cert'] == '/ca'
-
-    def test_source_password_alone(self):
-        login = source_login_params(dict(self.base, source_password='other'))
-        assert (login['login_user'], login['login_password']) == ('admin', 'other')
-
-    def test_own_account_does_not_borrow_the_login_password(self):
-        login = source_login_params(dict(self.base, source_user='reader'))
-        assert (login['login_user'], login['login_password']) == ('reader', None)
-
-    def test_host_and_port_override(self):
-        login = source_login_params(self.base, host='10.0.0.9', port=3310)
-        assert (login['login_host'], login['login_port']) == ('10.0.0.9', 3310)

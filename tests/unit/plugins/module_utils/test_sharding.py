@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import render_statement
+from ansible_collections.smooth.mariadb.plugins.module_utils import mariadb
 from ansible_collections.smooth.mariadb.plugins.module_utils import sharding as s
 
 
@@ -539,13 +540,19 @@ def test_server_params_inherit_credentials_not_address():
     defaults = dict(login_host='db1', login_port=3307, login_unix_socket='/run/x.sock', login_user='admin',
                     login_password='pw', config_file='', connect_timeout=5, ca_cert='/ca', client_cert=None,
                     client_key=None, check_hostname=None)
-    params = s.server_params(dict(login_host='db2'), defaults)
+    params = mariadb.server_params(dict(login_host='db2'), defaults)
     assert params['login_host'] == 'db2' and params['login_port'] == 3306
     assert params['login_unix_socket'] is None
     assert (params['login_user'], params['login_password'], params['ca_cert']) == ('admin', 'pw', '/ca')
-    params = s.server_params(dict(login_host='db2', login_port=3310, login_user='other', login_password='x'),
-                             defaults)
+    params = mariadb.server_params(dict(login_host='db2', login_port=3310, login_user='other', login_password='x'),
+                                   defaults)
     assert (params['login_port'], params['login_user'], params['login_password']) == (3310, 'other', 'x')
+
+
+def test_an_entry_with_its_own_account_never_gets_the_modules_password():
+    defaults = dict(login_user='admin', login_password='admin-pw', config_file='')
+    assert mariadb.server_params(dict(login_host='db2', login_user='repl'), defaults)['login_password'] is None
+    assert mariadb.server_params(dict(login_host='db2', login_password='own'), defaults)['login_password'] == 'own'
 
 
 # ---------------------------------------------------------------------------

@@ -65,7 +65,7 @@ class FakeSession(object):
 
 
 def params(**extra):
-    values = dict(source_host='10.0.0.1', source_port=None, connection_name=None, pair=False,
+    values = dict(source=dict(login_host='10.0.0.1', login_port=None), connection_name=None, pair=False,
                   source_connection_name=None, timeout=30.0)
     values.update(extra)
     return values
@@ -160,7 +160,7 @@ def test_source_found_from_the_connection():
     clock = Clock()
     a = FakeSession(clock, 11, '1-11-100', '', [[]])
     b = FakeSession(clock, 12, '', '1-11-100', [[slave_row(host='db0a', port=3307)]])
-    result, opened = run(b, a, clock, source_host=None)
+    result, opened = run(b, a, clock, source=None)
     assert opened == [('db0a', 3307)]
     assert result['directions'][0]['source'] == 'db0a:3307' and result['directions'][0]['reached'] is True
 

@@ -21,7 +21,7 @@ VERSION = '10.11.19-MariaDB-0+deb12u1-log'
 
 class FakeModule(ModuleStandIn):
     ARGUMENT_SPEC = staticmethod(mod.argument_spec)
-    DEFAULTS = dict(source_host='10.0.0.11', login_host='10.0.0.21', login_user='admin',
+    DEFAULTS = dict(source=dict(login_host='10.0.0.11'), login_host='10.0.0.21', login_user='admin',
                     login_password='Secret-pw-1', config_file='')
 
     def get_bin_path(self, name):
