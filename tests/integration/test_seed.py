@@ -227,8 +227,9 @@ def test_check_mode_refusal_and_force(ansible, seed_source, target):
 def test_wrong_password_and_failed_dump(ansible, seed_source, target):
     a, c = seed_source, target
     wrong = 'Wr0ng-S3cret-77x'
-    denied = ansible(MODULE, seed_args(c, a, source=dict(login_host=a.host, login_port=a.port, login_user='admin',
-                                                                 login_password=wrong)))
+    args = seed_args(c, a)
+    args['source'].update(login_user='admin', login_password=wrong)
+    denied = ansible(MODULE, args)
     assert denied.get('failed') is True
     assert denied['msg'] == ("Unable to connect to the source, MariaDB at %s:%d as user 'admin': (1045) Access denied "
                              "for user 'admin'@'127.0.0.1' (using password: YES)" % (a.host, a.port))

@@ -16,8 +16,8 @@ NODES = ['10.0.0.11', '10.0.0.12', '10.0.0.13']
 KEEP = ['localhost', '10.0.0.1']
 
 
-def plan(existing, state='present', made=(), check=False, create_in_check=False, hosts=NODES):
-    return plan_logins(existing, hosts, KEEP, list(made), state, check, create_in_check)
+def plan(existing, state='present', made=(), check=False, create_in_check=False, hosts=None):
+    return plan_logins(existing, NODES if hosts is None else hosts, KEEP, list(made), state, check, create_in_check)
 
 
 def test_a_run_makes_the_missing_logins_without_a_change():
@@ -84,6 +84,6 @@ def test_statements_bind_names_and_mask_the_password():
     shown = [render_statement(sql, params) for sql, params in statements]
     assert shown == ["CREATE USER 'o\\'brien'@'10.0.0.11' IDENTIFIED BY '********'",
                      "GRANT SELECT, PROCESS ON *.* TO 'o\\'brien'@'10.0.0.11'"]
-    reset = [sql for sql, _ in login_statements('u', 'p', 'h', ['SELECT'], 'reset')]
+    reset = [statement[0] for statement in login_statements('u', 'p', 'h', ['SELECT'], 'reset')]
     assert reset[0].startswith('ALTER USER') and reset[1].startswith('REVOKE ALL PRIVILEGES, GRANT OPTION')
     assert login_statements('u', None, 'h', ['SELECT'], 'remove') == [('DROP USER %s@%s', ('u', 'h'))]
