@@ -143,5 +143,5 @@ def test_one_failure_pattern_every_rescue_stops_through_failed_yml():
         for indent, body in re.findall(r'^( *)rescue:\n((?:\1 .*\n|\n)+)', text + '\n', re.M):
             rescues += 1
             last = re.split(r'^%s  - ' % indent, body, flags=re.M)[-1]
-            assert 'ansible.builtin.include_tasks: failed.yml' in last or re.match(r'\*\w+\s*$', last), (name, last)
+            assert 'ansible.builtin.import_tasks: failed.yml' in last or re.match(r'\*\w+\s*$', last), (name, last)
     assert rescues >= 12
