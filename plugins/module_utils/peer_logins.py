@@ -18,13 +18,18 @@ GRANTABLE = (
 )
 
 
+def _keyword(privilege):
+    """A privilege as written in GRANTABLE: upper case, single spaces."""
+    return ' '.join(privilege.upper().split())
+
+
 def privilege_problems(privileges):
     """Problems of the privileges a login is to get (empty when they are fine)."""
     problems = []
     if not privileges:
         problems.append('privileges: give at least one privilege')
     for privilege in privileges or []:
-        if not isinstance(privilege, str) or ' '.join(privilege.upper().split()) not in GRANTABLE:
+        if not isinstance(privilege, str) or _keyword(privilege) not in GRANTABLE:
             problems.append('privileges: %r is not one of %s (read-only global privileges)'
                             % (privilege, ', '.join(GRANTABLE)))
     return problems
@@ -34,7 +39,7 @@ def normalize_privileges(privileges):
     """The privileges as keywords of GRANTABLE, upper case, in the order given, each once."""
     seen = []
     for privilege in privileges:
-        keyword = ' '.join(privilege.upper().split())
+        keyword = _keyword(privilege)
         if keyword not in seen:
             seen.append(keyword)
     return seen
