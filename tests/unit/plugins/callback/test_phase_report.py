@@ -6,6 +6,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+import pytest
+import yaml
+
 from ansible_collections.smooth.mariadb.plugins.callback.phase_report import PhaseTimes, phase_of, render
 
 
@@ -23,6 +28,30 @@ def test_phase_of_play_names():
     assert phase_of('Deploy MariaDB on the first node') == 'Deploy MariaDB on the first node'
     assert phase_of('Phase - not one') == 'Phase - not one'
     assert phase_of(None) == ''
+
+
+PLAYBOOKS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'playbooks')
+PHASES = {'expand_2n.yml': ['preflight', 'lock', 'vip_add', 'route', 'logins', 'split', 'seed', 'ha', 'cleanup', 'verify',
+                            'end'],
+          'expand_2n_plan.yml': ['plan'],
+          'rollback_2n.yml': ['rollback', 'lock', 'end']}
+
+
+@pytest.mark.parametrize('playbook', sorted(PHASES))
+def test_every_play_of_the_phased_playbooks_is_reported_under_its_phase(playbook):
+    # The report groups plays by the name 'Phase <phase> - ...': a play renamed out of that form (or into
+    # another phase) would be reported as a phase of its own, silently. Its tag says the same phase (or
+    # always, for the plays every run needs).
+    with open(os.path.join(PLAYBOOKS, playbook)) as handle:
+        plays = [p for p in yaml.safe_load(handle) if 'ansible.builtin.import_playbook' not in p]
+    seen = []
+    for play in plays:
+        phase = phase_of(play['name'])
+        assert phase in PHASES[playbook], play['name']
+        assert play['tags'] in ([phase], ['always']), (play['name'], play['tags'])
+        if phase not in seen:
+            seen.append(phase)
+    assert seen == PHASES[playbook]
 
 
 def test_phases_are_timed_summed_and_counted():
