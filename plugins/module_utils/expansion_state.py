@@ -250,7 +250,8 @@ def expansion_state(infos, plan, fleet):
     infos: ``{node: result of smooth.mariadb.expansion_info}`` for the current
     and the new nodes; plan: the result of ``expansion_plan``; fleet: the
     current fleet (``shard_topology``). Returns ``{'nodes': {node: state},
-    'problems': [text], 'cleanup_begun_on': [node], 'rollback_refusal': text,
+    'problems': [text], 'cleanup_begun_on': [node], 'new_partner_links_on': [current
+    node that replicates from its new partner], 'rollback_refusal': text,
     'ok': bool, 'complete': bool, 'complete_report': text, 'done_mark':
     {'name', 'text'}}`` (see :func:`completion`). A current
     node whose server does not run, or whose reading is missing, is a problem:
@@ -285,7 +286,10 @@ def expansion_state(infos, plan, fleet):
         partner_state = nodes.get(partner)
         nodes[name]['pair'] = pair_state(nodes[name]['old_link'], partner_state['old_link'] if partner_state else None)
     begun = sorted(name for name, state in nodes.items() if state.get('cleanup_begun'))
-    state = {'ok': not problems, 'problems': problems, 'nodes': nodes, 'cleanup_begun_on': begun}
+    # The current nodes that replicate from their new partner already (a connection, named '' or not).
+    joined = sorted(name for name in fleet if name in nodes and nodes[name]['new_link'] is not None)
+    state = {'ok': not problems, 'problems': problems, 'nodes': nodes, 'cleanup_begun_on': begun,
+             'new_partner_links_on': joined}
     state['rollback_refusal'] = rollback_refusal(state, plan)
     state['complete'], state['complete_report'] = completion(state, plan, fleet)
     state['done_mark'] = {'name': done_mark_name(plan['version']), 'text': done_mark_text(plan['version'], plan['modulus'])}

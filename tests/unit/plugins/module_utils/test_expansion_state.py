@@ -185,6 +185,7 @@ def test_a_joined_pair_before_the_expansion():
     # Every node's state has the keys the playbooks read.
     assert set(state['nodes']['c']) <= set(a) | {'running', 'partner', 'holds_data'}
     assert state['cleanup_begun_on'] == [] and state['rollback_refusal'] == ''
+    assert state['new_partner_links_on'] == []
     assert state['complete'] is False and 'a: no mark expansion-2.done' in state['complete_report']
 
 
@@ -197,6 +198,16 @@ def test_a_split_that_stopped_half_way_and_a_seeded_new_node():
     assert state['nodes']['a']['pair'] == 'half_split' and state['nodes']['b']['pair'] == 'half_split'
     assert state['nodes']['a']['old_link'] is None and state['nodes']['a']['new_link'] == 'c'
     assert state['nodes']['c']['seed_link'] == 'a' and state['nodes']['c']['seeded'] is True
+    # verify in check mode runs only once a current node replicates from its new partner.
+    assert state['new_partner_links_on'] == ['a']
+
+
+def test_a_link_from_the_new_partner_on_the_unnamed_connection_counts():
+    fleet, plan = one_shard()
+    infos = joined_infos()
+    infos['b'] = current(conn('', '10.0.0.4'))
+    assert expansion_state(infos, plan, fleet)['new_partner_links_on'] == ['b']
+    assert expansion_state(expanded_infos(plan), plan, fleet)['new_partner_links_on'] == ['a', 'b']
 
 
 def test_a_stopped_new_node_has_no_link_whatever_its_reading_says():
