@@ -171,3 +171,14 @@ def test_one_failure_pattern_every_rescue_is_the_one_task_of_failed_yml():
                 assert [t.get('ansible.builtin.import_tasks') for t in block['rescue']] \
                     == ['failed.yml'], (where, block.get('name'), [t.get('name') for t in block['rescue']])
     assert rescues >= 13
+
+
+def test_no_task_of_a_role_has_tags_of_its_own():
+    # A run's selection is the play tags (filter selected_phases decides with them whether a run changes the
+    # fleet and so takes the lock): a task tagged on its own could change the fleet in a run that took no lock.
+    tagged = []
+    for path in glob.glob(os.path.join(ROOT, 'roles', '*', 'tasks', '*.yml')) + \
+            glob.glob(os.path.join(ROOT, 'roles', '*', 'handlers', '*.yml')):
+        if re.search(r'^\s+tags:', open(path).read(), re.M):
+            tagged.append(os.path.relpath(path, ROOT))
+    assert tagged == []
