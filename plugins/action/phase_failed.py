@@ -29,17 +29,43 @@ ARGS = frozenset(['failed_task', 'failed_result', 'phase', 'host', 'way_back', '
 
 
 def check_remove_files(paths):
-    """The absolute paths to remove, or raise ValueError naming the bad entry (pure)."""
+    """``(paths, problems)``: the paths to remove, and {entry: why it is not removed} (pure).
+
+    A path is absolute or starts with ``~`` (the file module expands it on the host). A bad entry is not
+    removed and is named in the message; it never replaces the phase's message.
+    """
     if paths is None:
-        return []
+        return [], {}
     if isinstance(paths, (str, bytes)) or not isinstance(paths, (list, tuple)):
-        raise ValueError('remove_files must be a list of absolute paths, got %r' % (paths,))
-    out = []
+        return [], {repr(paths): 'remove_files must be a list of paths'}
+    out, problems = [], {}
     for path in paths:
-        if not isinstance(path, str) or not path.startswith('/') or path.rstrip('/') == '' or '\n' in path:
-            raise ValueError('remove_files: %r is not an absolute path of a file' % (path,))
-        out.append(path)
-    return out
+        if not isinstance(path, str) or not path.startswith(('/', '~')) or path.rstrip('/') in ('', '~') \
+                or '\n' in path:
+            problems[repr(path)] = 'not an absolute path of a file'
+        else:
+            out.append(path)
+    return out, problems
+
+
+def remove_files(paths, execute):
+    """``(removed, not_removed)`` after ``execute(path)`` for every path (the file module, state absent).
+
+    ``execute`` returns the module's result; an exception (the connection or become failing) is recorded as
+    that path's error, so the phase still stops with its message.
+    """
+    removed, not_removed = [], {}
+    for path in paths:
+        try:
+            res = execute(path)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            not_removed[path] = to_text(exc) or type(exc).__name__
+            continue
+        if res.get('failed') or res.get('unreachable'):
+            not_removed[path] = to_text(res.get('msg') or 'failed')
+        elif res.get('changed'):
+            removed.append(path)
+    return removed, not_removed
 
 
 def removal_sentence(removed, not_removed, check_mode):
@@ -81,18 +107,17 @@ class ActionModule(ActionBase):
         super(ActionModule, self).run(tmp, task_vars)
         args = dict(self._task.args)
         try:
-            paths = check_remove_files(args.get('remove_files'))
             # Checked before anything is removed: a message that cannot be written stops with the reason.
             outcome(args)
         except (ValueError, AnsibleError) as exc:
             return {'failed': True, 'msg': 'smooth.mariadb.phase_failed: %s' % to_text(exc)}
-        removed, not_removed = [], {}
-        for path in paths:
+        paths, problems = check_remove_files(args.get('remove_files'))
+
+        def execute(path):
             # In check mode the file module only says whether it would remove the file.
-            res = self._execute_module(module_name='ansible.builtin.file', module_args={'path': path, 'state': 'absent'},
-                                       task_vars=task_vars)
-            if res.get('failed'):
-                not_removed[path] = to_text(res.get('msg') or 'failed')
-            elif res.get('changed'):
-                removed.append(path)
+            return self._execute_module(module_name='ansible.builtin.file', module_args={'path': path, 'state': 'absent'},
+                                        task_vars=task_vars)
+
+        removed, not_removed = remove_files(paths, execute)
+        not_removed.update(problems)
         return outcome(args, removed, not_removed, self._play_context.check_mode)

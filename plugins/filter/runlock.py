@@ -8,10 +8,12 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import lock_decision
 
 
-def _run_lock_decision(results, liveness=None):
+def _run_lock_decision(results, liveness=None, read_only=False):
     if not isinstance(results, dict) or not all(isinstance(r, dict) for r in results.values()):
         raise AnsibleFilterError('smooth.mariadb.run_lock_decision: expects {node: result of smooth.mariadb.run_lock}')
-    return lock_decision(results, liveness or {})
+    if not isinstance(read_only, bool):
+        raise AnsibleFilterError('smooth.mariadb.run_lock_decision: read_only must be a boolean, got %r' % (read_only,))
+    return lock_decision(results, liveness or {}, read_only=read_only)
 
 
 def selected_phases(phases, run_tags, skip_tags):
@@ -19,7 +21,7 @@ def selected_phases(phases, run_tags, skip_tags):
 
     ``run_tags`` is ansible_run_tags (``['all']`` when no --tags was given), ``skip_tags`` ansible_skip_tags.
     A phase runs when it is selected (by its tag, or ``all``; ``tagged`` selects every phase too, all of them
-    being tagged) and not skipped (by its tag, or ``tagged``). The special tags ``untagged`` and
+    being tagged) and not skipped (by its tag, ``tagged`` or ``all``). The special tags ``untagged`` and
     ``always`` select none of them.
     """
     for value, what in ((phases, 'phases'), (run_tags, 'run_tags'), (skip_tags, 'skip_tags')):
@@ -28,7 +30,9 @@ def selected_phases(phases, run_tags, skip_tags):
             raise AnsibleFilterError('smooth.mariadb.selected_phases: %s must be a list of tags, got %r' % (what, value))
     run, skip = set(run_tags or ['all']), set(skip_tags)
     every = bool(run & {'all', 'tagged'})
-    return [p for p in phases if (every or p in run) and p not in skip and 'tagged' not in skip]
+    if skip & {'all', 'tagged'}:
+        return []
+    return [p for p in phases if (every or p in run) and p not in skip]
 
 
 class FilterModule(object):

@@ -156,22 +156,26 @@ def _describe(holder):
                holder.get('controller'), holder.get('pid')))
 
 
-def lock_decision(results, liveness, lock_path=LOCK_PATH):
+def lock_decision(results, liveness, lock_path=LOCK_PATH, read_only=False):
     """The decision of a run on the lock results of every node.
 
     results: {node: result of the module run_lock (state present)}; liveness:
     {run id: True, False or None} from the lookup controller_run. Returns
-    {ok, break_run_id, message}: ok when every node is held by this run;
+    {ok, break_run_id, message, note}: ok when every node is held by this run;
     else break_run_id names a dead run of this controller whose locks may be
     taken over (run the module again with it), or message says why the run
     stops and how to clear a stale lock.
+
+    read_only: the run only read the locks (it changes nothing, module run in
+    check mode). It stops where the real run would stop, but the takeover of
+    a dead run's locks is the real run's to do: ok, with a note saying so.
     """
     refused = dict((node, r) for node, r in results.items() if not r.get('acquired'))
     if not refused:
-        return {'ok': True, 'break_run_id': None, 'message': ''}
+        return {'ok': True, 'break_run_id': None, 'message': '', 'note': ''}
     busy = sorted(node for node, r in refused.items() if r.get('reason') == 'work_active')
     if busy:
-        return {'ok': False, 'break_run_id': None, 'message': (
+        return {'ok': False, 'break_run_id': None, 'note': '', 'message': (
             'A module of the dead run that held the lock still works on %s (it holds %s): a purge or seed stops '
             'by itself now that the lock no longer names its run. Run again in a minute. Nothing was changed.'
             % (', '.join(busy), WORK_LOCK_PATH))}
@@ -195,12 +199,17 @@ def lock_decision(results, liveness, lock_path=LOCK_PATH):
                          '(ansible %s -b -m ansible.builtin.file -a "path=%s state=absent"), then run again.'
                          % (_describe(holder), ', '.join(nodes), lock_path, ':'.join(nodes), lock_path))
     if not lines and len(dead) == 1:
-        return {'ok': False, 'break_run_id': dead[0], 'message': ''}
+        if read_only:
+            return {'ok': True, 'break_run_id': None, 'message': '', 'note': (
+                'The dead run %s of this controller left its lock on %s. This run only reads the locks; the real '
+                'run takes them over, once no purge or seed of that run works on a node (it waits 120 s at most).'
+                % (dead[0], ', '.join(holders[dead[0]][1])))}
+        return {'ok': False, 'break_run_id': dead[0], 'message': '', 'note': ''}
     if not lines:
         lines.append('Locks of several dead runs (%s) are on the fleet: remove %s on the hosts of the fleet, then '
                      'run again.' % (', '.join(dead), lock_path))
     lines.append('Another run of this collection may be changing the fleet, so this one stops. Nothing was changed.')
-    return {'ok': False, 'break_run_id': None, 'message': ' '.join(lines)}
+    return {'ok': False, 'break_run_id': None, 'message': ' '.join(lines), 'note': ''}
 
 
 def work_lock_active(path=WORK_LOCK_PATH):

@@ -50,8 +50,11 @@ options:
     type: dict
   remove_files:
     description:
-      - Absolute paths of files to remove on the host before stopping (module M(ansible.builtin.file),
-        O(ansible.builtin.file#module:state=absent)). A file already absent is no change.
+      - Paths of files to remove on the host before stopping (module M(ansible.builtin.file),
+        O(ansible.builtin.file#module:state=absent)), absolute or starting with C(~). A file already absent is no
+        change.
+      - A file that cannot be removed (an entry that is not such a path, the file module failing, the connection
+        failing) is named in the message, with the error; the task still stops with the phase's message.
     type: list
     elements: path
     default: []

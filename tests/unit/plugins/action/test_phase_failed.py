@@ -6,8 +6,10 @@ itself runs the file module, tests/integration/test_run_stops.py runs it on real
 
 import pytest
 
+from ansible.errors import AnsibleConnectionFailure
+
 from ansible_collections.smooth.mariadb.plugins.action.phase_failed import (
-    check_remove_files, outcome, removal_sentence)
+    check_remove_files, outcome, removal_sentence, remove_files)
 
 TASK = {'name': 'Check the VIP of the shard', 'action': 'ansible.builtin.assert'}
 ARGS = {'failed_task': TASK, 'failed_result': {'msg': 'VIP held by no node.', 'reason': 'no_holder', 'retryable': True},
@@ -42,15 +44,35 @@ def test_check_mode_says_would_remove():
     assert removal_sentence([], {}, False) == ''
 
 
-@pytest.mark.parametrize('paths', ['/a', ['relative'], ['/'], [None], [''], {'/a': 1}, ['/a\n/b']])
-def test_remove_files_must_be_a_list_of_absolute_paths(paths):
-    with pytest.raises(ValueError):
-        check_remove_files(paths)
+@pytest.mark.parametrize('paths', ['/a', ['relative'], ['/'], ['~'], [None], [''], {'/a': 1}, ['/a\n/b']])
+def test_a_bad_entry_of_remove_files_is_named_not_removed(paths):
+    # It never takes the phase's message away (the one task of the rescue must print it).
+    out, problems = check_remove_files(paths)
+    assert out == [] and len(problems) == 1
 
 
 def test_remove_files_absent_or_empty_removes_nothing():
-    assert check_remove_files(None) == [] and check_remove_files([]) == []
-    assert check_remove_files(['/var/lib/s/a.done']) == ['/var/lib/s/a.done']
+    assert check_remove_files(None) == ([], {}) and check_remove_files([]) == ([], {})
+    assert check_remove_files(['/var/lib/s/a.done', '~/s/b.done']) == (['/var/lib/s/a.done', '~/s/b.done'], {})
+
+
+def test_a_removal_that_raises_is_named_and_the_others_go_on():
+    def execute(path):
+        if path == '/x':
+            raise AnsibleConnectionFailure('Failed to connect to the host via ssh: Connection reset')
+        return {'changed': path == '/a'}
+    removed, not_removed = remove_files(['/x', '/a', '/b'], execute)
+    assert removed == ['/a']
+    assert not_removed == {'/x': 'Failed to connect to the host via ssh: Connection reset'}
+    msg = outcome(ARGS, removed, not_removed)['msg']
+    assert msg.startswith('verify failed on db0a at "Check the VIP of the shard"')
+    assert 'Could not remove /x (Failed to connect to the host via ssh: Connection reset)' in msg
+
+
+def test_a_failed_or_unreachable_removal_is_named():
+    removed, not_removed = remove_files(['/a', '/b'], lambda p: {'failed': True, 'msg': 'Permission denied'}
+                                        if p == '/a' else {'unreachable': True, 'msg': 'gone'})
+    assert removed == [] and not_removed == {'/a': 'Permission denied', '/b': 'gone'}
 
 
 def test_a_message_that_cannot_be_written_is_an_error():

@@ -22,6 +22,8 @@ CHANGING = ['vip_add', 'route', 'split', 'seed', 'ha', 'cleanup', 'verify']
     (['preflight', 'split'], ['split'], []),
     (['tagged'], [], CHANGING),
     (['all'], ['tagged'], []),
+    (['all'], ['all'], []),                                    # only the plays tagged always run
+    (['split'], ['all'], []),
     (['untagged'], [], []),
     (['always'], [], []),
 ])

@@ -104,12 +104,23 @@ MINE = {'acquired': True, 'action': 'create', 'reason': 'free', 'held_by': None}
 
 
 def test_all_acquired():
-    assert lock_decision({'db1': MINE, 'db2': MINE}, {}) == {'ok': True, 'break_run_id': None, 'message': ''}
+    assert lock_decision({'db1': MINE, 'db2': MINE}, {}) == {'ok': True, 'break_run_id': None, 'message': '', 'note': ''}
 
 
 def test_a_dead_run_of_this_controller_is_taken_over():
     decision = lock_decision({'db1': held(OTHER), 'db2': held(OTHER), 'db3': MINE}, {'other-run': False})
-    assert decision == {'ok': False, 'break_run_id': 'other-run', 'message': ''}
+    assert decision == {'ok': False, 'break_run_id': 'other-run', 'message': '', 'note': ''}
+
+
+def test_a_run_that_only_reads_leaves_the_takeover_to_the_real_run():
+    # --tags preflight and --check: the dead run's purge would not stop (its lock is not rewritten), so the
+    # takeover and its wait are not this run's; it goes on, saying what the real run will do.
+    decision = lock_decision({'db1': held(OTHER), 'db2': MINE}, {'other-run': False}, read_only=True)
+    assert decision['ok'] is True and decision['break_run_id'] is None and decision['message'] == ''
+    assert decision['note'].startswith('The dead run other-run of this controller left its lock on db1.')
+    # What stops the real run stops the dry run too.
+    assert lock_decision({'db1': held(OTHER)}, {'other-run': True}, read_only=True)['ok'] is False
+    assert lock_decision({'db1': held(OTHER)}, {'other-run': None}, read_only=True)['ok'] is False
 
 
 def test_a_live_run_of_this_controller_stops_this_one():
