@@ -48,6 +48,77 @@ class SeedError(Exception):
 
 
 # ---------------------------------------------------------------------------
+# Method and compression
+# ---------------------------------------------------------------------------
+
+# Method auto copies with mariabackup from this size of the copied schemas on
+# (data and indexes, from the table statistics). Below it the dump's fixed costs
+# are lower: mariabackup stops and starts the target and prepares the backup,
+# about 15 s on the lab hosts, which the dump's lower rate (8 to 10 MB/s
+# against 60 to 70 MB/s, tests/bench/bench_seed.py) makes up from about 150 MB.
+AUTO_MARIABACKUP_BYTES = 256 * 1024 * 1024
+
+
+def choose_method(requested, source_bytes, threshold, backup_command, databases):
+    """The method a seed uses and why (pure): ``(method, reason)``.
+
+    :param requested: ``dump``, ``mariabackup`` or ``auto``
+    :param source_bytes: data and index bytes of the schemas to copy (table statistics)
+    :param threshold: with ``auto``, mariabackup from this many bytes on
+    :param backup_command: the command streaming the source's backup (``None`` or empty: none given)
+    :param databases: the databases asked for (``None``: the whole instance)
+    """
+    size = format_bytes(source_bytes)
+    if requested != 'auto':
+        return requested, 'asked for (method=%s); the source holds %s' % (requested, size)
+    if source_bytes < threshold:
+        return 'dump', 'auto: the source holds %s, less than %s' % (size, format_bytes(threshold))
+    if databases is not None:
+        return 'dump', ('auto: the source holds %s, but only some databases are to be copied (databases), which '
+                        'a physical backup cannot do' % size)
+    if not backup_command:
+        return 'dump', ('auto: the source holds %s, but no backup_command streams its backup; mariabackup would '
+                        'be faster from %s on' % (size, format_bytes(threshold)))
+    return 'mariabackup', 'auto: the source holds %s, %s or more' % (size, format_bytes(threshold))
+
+
+def format_bytes(count):
+    """1536 -> '1.5 KiB' (pure)."""
+    value = float(count or 0)
+    for unit in ('bytes', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if value < 1024 or unit == 'TiB':
+            return '%d bytes' % value if unit == 'bytes' else '%.1f %s' % (value, unit)
+        value /= 1024
+    return '%d bytes' % count  # pragma: no cover
+
+
+def source_size_query(databases):
+    """The data and index bytes of ``databases`` from the table statistics: ``(sql, params)`` (pure)."""
+    placeholders = ', '.join(['%s'] * len(databases))
+    return ('SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS bytes FROM information_schema.TABLES '
+            'WHERE TABLE_SCHEMA IN (%s)' % placeholders, list(databases))
+
+
+def needs_compression(route_text):
+    """Whether a dump should travel compressed, from ``ip route get <source>`` (pure): ``(bool, reason)``.
+
+    Compression costs CPU on both ends (on a LAN it cut the copy's rate by a third,
+    tests/bench/bench_seed.py); it pays on a link behind a router, which is slower
+    than the hosts' CPUs. So: compressed when the route names a gateway (``via``),
+    not when the source is on a network of this host or on this host.
+    """
+    words = (route_text or '').split()
+    if not words:
+        return True, 'no route to the source was found (ip route get): compressed, to be safe on a slow link'
+    if words[0] == 'local' or ' dev lo ' in ' %s ' % ' '.join(words):
+        return False, 'the source is on this host: not compressed'
+    if 'via' in words:
+        gateway = words[words.index('via') + 1] if words.index('via') + 1 < len(words) else '?'
+        return True, 'the source is reached through the router %s: compressed' % gateway
+    return False, 'the source is on a network of this host (no router between): not compressed'
+
+
+# ---------------------------------------------------------------------------
 # Schemas
 # ---------------------------------------------------------------------------
 

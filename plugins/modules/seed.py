@@ -24,7 +24,7 @@ description:
     the binary log file and offset of that snapshot and its GTID position
     (C(BINLOG_GTID_POS()) of the snapshot's file/offset). Routines, triggers and events
     are included. The dump travels compressed from the source (C(--compress), the
-    client protocol compression) and is piped through the module straight into the
+    client protocol compression) when the link needs it (see O(compress)), and is piped through the module straight into the
     C(mariadb) client on the target: nothing is written to disk. The module counts
     the bytes and reads the coordinates from the comments on the way."
   - The restore runs with C(sql_log_bin=0) (the client's C(--init-command)), so
@@ -92,9 +92,20 @@ options:
       - V(mariabackup) copies the whole source instance with a physical backup streamed from the source
         (O(backup_command)), prepared in O(work_dir) and moved into O(datadir) of the stopped target.
         The previous datadir's content is kept, moved aside (see RV(old_datadir)).
+      - V(auto) chooses V(mariabackup) when the schemas to copy hold O(mariabackup_from_bytes) or more (data and
+        indexes, from the source's table statistics), O(backup_command) is given and O(databases) is not; else
+        V(dump). RV(method) and RV(method_reason) say which and why.
     type: str
-    choices: [dump, mariabackup]
+    choices: [dump, mariabackup, auto]
     default: dump
+  mariabackup_from_bytes:
+    description:
+      - With O(method=auto), the size of the copied schemas from which V(mariabackup) is chosen.
+      - The default, 256 MiB, is where the two methods take about the same time on a LAN. V(mariabackup) has a
+        fixed cost of about 15 seconds (the target is stopped and started, the backup prepared) and copies
+        7 to 8 times faster than the dump (C(tests/bench/bench_seed.py) prints both rates).
+    type: int
+    default: 268435456
   source:
     description:
       - The source server to copy, in the shape every module of the collection gives another server.
@@ -143,9 +154,14 @@ options:
     default: false
   compress:
     description:
-      - Compress the dump's traffic between the source and the host running the module.
+      - Compress the dump's traffic between the source and the host running the module (C(--compress)).
+      - Not set (the default), the link decides. The dump is compressed when the route from the host running the
+        module to the source goes through a router (C(ip route get) names a gateway, C(via)), or when no route
+        or no C(ip) program is found; not when the source is on a network of this host or on this host.
+        Compression costs CPU on both ends, which on a LAN slows the copy (by a third on loopback).
+        RV(compress) and RV(compress_reason) say what was chosen.
+      - Method V(dump) only.
     type: bool
-    default: true
   row_count:
     description:
       - V(exact) counts the rows of every copied table on the target after the restore
@@ -352,10 +368,29 @@ changed:
   returned: always
   type: bool
 method:
-  description: The method used.
+  description: The method used (V(dump) or V(mariabackup); when unchanged, the one the seed record names).
   returned: always
   type: str
   sample: dump
+method_reason:
+  description: Why RV(method) was used (the size of the source against O(mariabackup_from_bytes) with O(method=auto)).
+  returned: always
+  type: str
+  sample: "auto: the source holds 1.2 GiB, 256.0 MiB or more"
+source_bytes:
+  description: Data and index bytes of the schemas to copy, from the source's table statistics.
+  returned: always
+  type: int
+  sample: 1288490188
+compress:
+  description: Whether the dump travelled compressed; null when no dump ran.
+  returned: always
+  type: bool
+compress_reason:
+  description: Why RV(compress) was chosen (the route to the source, when O(compress) is not set).
+  returned: always
+  type: str
+  sample: "the source is on a network of this host (no router between): not compressed"
 source:
   description: The source as it identifies itself.
   returned: always
@@ -465,6 +500,7 @@ import os
 import pwd
 import shlex
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -498,12 +534,15 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.replication import 
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.runlock import hold_work_lock, read_lock_file, run_still_holds
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
+    AUTO_MARIABACKUP_BYTES,
     LOCK_NAME,
     SCHEMATA_QUERY,
     CoordinateScanner,
     SeedError,
+    choose_method,
     describe_stream_failure,
     dump_command,
+    needs_compression,
     plan_seed,
     read_record_query,
     record_databases,
@@ -514,6 +553,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     record_start_statement,
     restore_command,
     select_databases,
+    source_size_query,
     stream_dump,
     user_databases,
     write_option_file,
@@ -555,10 +595,11 @@ def argument_spec():
     spec.update(source=dict(type='dict', required=True,
                             options=dict(server_login_options(), login_host=dict(type='str', required=True))))
     spec.update(
-        method=dict(type='str', default='dump', choices=['dump', 'mariabackup']),
+        method=dict(type='str', default='dump', choices=['dump', 'mariabackup', 'auto']),
+        mariabackup_from_bytes=dict(type='int', default=AUTO_MARIABACKUP_BYTES),
         databases=dict(type='list', elements='str'),
         force=dict(type='bool', default=False),
-        compress=dict(type='bool', default=True),
+        compress=dict(type='bool'),
         row_count=dict(type='str', default='exact', choices=['exact', 'estimate']),
         timeout=dict(type='int', default=3600),
         dump_binary=dict(type='path'),
@@ -635,6 +676,28 @@ def read_record(session):
     return record
 
 
+def source_bytes(source, databases):
+    """Data and index bytes of the databases to copy, from the source's table statistics."""
+    if not databases:
+        return 0
+    return to_int(source.fetch_one(*source_size_query(databases))['bytes']) or 0
+
+
+def compress_decision(module, source_host):
+    """Option compress, or (not set) what the route from this host to the source needs: (bool, reason)."""
+    if module.params['compress'] is not None:
+        return module.params['compress'], 'asked for (compress=%s)' % module.params['compress']
+    ip_bin = module.get_bin_path('ip')
+    try:
+        address = socket.getaddrinfo(source_host, None)[0][4][0]
+    except (socket.error, IndexError) as exc:
+        return True, 'the source %s did not resolve here (%s): compressed' % (source_host, to_native(exc))
+    if not ip_bin:
+        return True, 'no ip program here to find the route to the source: compressed'
+    rc, out, err = module.run_command([ip_bin, '-o', 'route', 'get', address])
+    return needs_compression(out if rc == 0 else '')
+
+
 def list_schemas(session):
     return [to_text(row['name']) for row in session.fetch_all(SCHEMATA_QUERY)]
 
@@ -692,7 +755,8 @@ def result_from_record(record, base):
 def run_seed(module, target, source, target_label, source_label):
     """Check both servers and the accounts to copy, seed (or not: already seeded), then copy the accounts."""
     params = module.params
-    result = dict(changed=False, method=params['method'], source={}, databases=[], gtid_slave_pos='',
+    result = dict(changed=False, method=params['method'], method_reason='', source_bytes=0, compress=None,
+                  compress_reason='', source={}, databases=[], gtid_slave_pos='',
                   source_log_file='', source_log_pos=None, tables={}, rows=0, bytes=0, seconds=0.0, record={},
                   commands=[], old_datadir='', accounts=[], queries=target.queries)
     source_identity = check_servers(target, source, target_label, source_label, result)
@@ -730,26 +794,33 @@ def seed_data(module, target, source, source_identity, target_label, source_labe
     result['record'] = record or {}
     statuses = read_all_slaves_status(target)
     try:
+        databases = select_databases(list_schemas(source), params['databases'])
+    except SeedError as exc:
+        raise SeedFailed('Source %s: %s' % (source_label, exc), **result)
+    result['source_bytes'] = source_bytes(source, databases)
+    result['method'], result['method_reason'] = choose_method(
+        params['method'], result['source_bytes'], params['mariabackup_from_bytes'], params['backup_command'],
+        params['databases'])
+    try:
         plan = plan_seed(record, source_identity, user_databases(list_schemas(target)), force=params['force'],
                          active_connections=active_connections(statuses),
-                         whole_instance=params['method'] == 'mariabackup')
+                         whole_instance=result['method'] == 'mariabackup')
     except SeedError as exc:
         raise SeedFailed('Target %s: %s' % (target_label, exc), **result)
     if plan.action == 'unchanged':
+        result['method'] = record.get('method') or result['method']
+        result['method_reason'] = 'already seeded from this source'
         return result_from_record(record, result)
     for warning in plan.warnings:
         module.warn(warning)
 
-    try:
-        databases = select_databases(list_schemas(source), params['databases'])
-    except SeedError as exc:
-        raise SeedFailed('Source %s: %s' % (source_label, exc), **result)
     result['databases'] = databases
-    if params['method'] == 'mariabackup':
+    if result['method'] == 'mariabackup':
         return run_backup_seed(module, target, source, source_identity, source_label, databases, secrets, result)
+    result['compress'], result['compress_reason'] = compress_decision(module, params['source']['login_host'])
     dump_bin = find_binary(module, 'dump_binary', ('mariadb-dump', 'mysqldump'))
     client_bin = find_binary(module, 'client_binary', ('mariadb', 'mysql'))
-    result['commands'] = [' '.join(dump_command(dump_bin, '<source option file>', databases, params['compress'])),
+    result['commands'] = [' '.join(dump_command(dump_bin, '<source option file>', databases, result['compress'])),
                           ' '.join(restore_command(client_bin, '<target option file>'))]
     result['changed'] = True
 
@@ -922,12 +993,13 @@ def apply_seed(module, target, source, source_identity, source_label, databases,
         raise SeedFailed('another seed of this target is running (lock %s is held)' % LOCK_NAME, **result)
     target.execute('SET SESSION sql_log_bin = 0')
     target.execute_all(record_setup_statements())
-    target.execute(*record_start_statement(params['method'], source_label, source_identity, databases))
+    target.execute(*record_start_statement(result['method'], source_label, source_identity, databases))
     binlog_before = target.fetch_one('SELECT @@GLOBAL.gtid_binlog_pos AS pos')['pos']
 
     try:
         if databases:
-            streamed, gtid_pos, log_file, log_pos = copy_with_dump(module, databases, dump_bin, client_bin, secrets)
+            streamed, gtid_pos, log_file, log_pos = copy_with_dump(
+                module, databases, dump_bin, client_bin, secrets, result['compress'])
         else:
             streamed, (gtid_pos, log_file, log_pos) = 0, position_without_data(source, source_label)
         binlog_after = target.fetch_one('SELECT @@GLOBAL.gtid_binlog_pos AS pos')['pos']
@@ -961,7 +1033,7 @@ def apply_seed(module, target, source, source_identity, source_label, databases,
     return result
 
 
-def copy_with_dump(module, databases, dump_bin, client_bin, secrets):
+def copy_with_dump(module, databases, dump_bin, client_bin, secrets, compress):
     """Stream the dump into the target; returns (bytes, gtid, log_file, log_pos)."""
     params = module.params
     option_file = read_config_file(module)
@@ -972,7 +1044,7 @@ def copy_with_dump(module, databases, dump_bin, client_bin, secrets):
     try:
         source_file = write_option_file(workdir, 'source.cnf', source_kwargs)
         target_file = write_option_file(workdir, 'target.cnf', target_kwargs)
-        stream = stream_dump(dump_command(dump_bin, source_file, databases, params['compress']),
+        stream = stream_dump(dump_command(dump_bin, source_file, databases, compress),
                              restore_command(client_bin, target_file), workdir, params['timeout'],
                              scanner=CoordinateScanner(), stop_check=run_stop_check(params))
     finally:
@@ -1238,16 +1310,18 @@ def restore_datadir(module, step, datadir, old_datadir, moved, stamp):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
-    if params['method'] == 'mariabackup':
-        if not params['backup_command']:
+    if params['method'] == 'mariabackup' or (params['method'] == 'auto' and params['backup_command']):
+        if params['method'] == 'mariabackup' and not params['backup_command']:
             module.fail_json(msg='method=mariabackup needs backup_command (a command run on the target host whose '
                                  'output is the source\'s mariabackup --backup --stream=xbstream)')
-        if params['databases'] is not None:
+        if params['method'] == 'mariabackup' and params['databases'] is not None:
             module.fail_json(msg='databases cannot be used with method=mariabackup: a physical backup copies the '
                                  'whole instance')
-        for option in ('stop_command', 'start_command'):
+        for option in ('stop_command', 'start_command'):  # also with auto, which may choose mariabackup
             if not params[option]:
                 module.fail_json(msg='%s must not be empty' % option)
+    if params['mariabackup_from_bytes'] < 0:
+        module.fail_json(msg='mariabackup_from_bytes must be 0 or more, got %d' % params['mariabackup_from_bytes'])
     if params['timeout'] < 1:
         module.fail_json(msg='timeout must be at least 1 second, got %d' % params['timeout'])
 

@@ -294,6 +294,26 @@ def test_a_seed_whose_run_lost_the_lock_stops_within_seconds_and_can_be_resumed(
     assert 'resuming a failed seed from server_id 11' in resumed.output
 
 
+def test_method_auto_measures_the_source_and_the_route(ansible, seed_source, target):
+    """auto picks by the size the source's statistics give; on loopback the dump is not compressed."""
+    a, c = seed_source, target
+    backup = ['mariabackup', '--backup', '--stream=xbstream']
+    small = ansible(MODULE, seed_args(c, a, method='auto', backup_command=backup), check=True)
+    assert small.get('failed') is not True, small.get('msg')
+    size = small['source_bytes']
+    assert size > 0 and small['method'] == 'dump' and small['method_reason'].startswith('auto: the source holds ')
+    assert small['method_reason'].endswith(', less than 256.0 MiB')
+    assert (small['compress'], small['compress_reason']) == (False, 'the source is on this host: not compressed')
+    assert '--compress' not in small['commands'][0]
+    # The same data over the threshold: mariabackup (check mode shows its commands, runs none).
+    large = ansible(MODULE, seed_args(c, a, method='auto', backup_command=backup, mariabackup_from_bytes=size,
+                                      datadir=c.datadir, work_dir=c.datadir + '-seed-work'), check=True)
+    assert large.get('failed') is not True, large.get('msg')
+    assert (large['method'], large['source_bytes'], large['compress']) == ('mariabackup', size, None)
+    assert large['commands'][0].startswith('mariabackup --backup --stream=xbstream | ')
+    assert user_schemas(c) == [] and variable(c, 'gtid_slave_pos') == ''
+
+
 # -- method mariabackup: a's physical backup moved into c, which is stopped and started by scripts --
 
 def backup_args(target, source, tmp_path, stop, start, **extra):

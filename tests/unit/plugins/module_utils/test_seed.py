@@ -20,14 +20,18 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     CoordinateScanner,
     SeedError,
     StreamResult,
+    choose_method,
     describe_stream_failure,
     dump_command,
+    format_bytes,
+    needs_compression,
     option_file_text,
     plan_seed,
     quote_option_value,
     record_databases,
     record_done_statement,
     record_failed_statement,
+    source_size_query,
     record_setup_statements,
     record_start_statement,
     restore_command,
@@ -429,3 +433,52 @@ def test_plan_seed_force_warning_of_a_whole_instance_seed():
     assert plan.action == 'seed'
     assert plan.warnings == ['force: the target holds user data in legacy; its whole datadir is replaced (the old '
                              'one is kept, renamed)']
+
+
+@pytest.mark.parametrize('requested, size, command, databases, chosen, reason', [
+    ('dump', 10 ** 12, ['ssh'], None, 'dump', 'asked for (method=dump); the source holds 931.3 GiB'),
+    ('mariabackup', 0, ['ssh'], None, 'mariabackup', 'asked for (method=mariabackup); the source holds 0 bytes'),
+    ('auto', 1023, ['ssh'], None, 'dump', 'auto: the source holds 1023 bytes, less than 1.0 KiB'),
+    ('auto', 1024, ['ssh'], None, 'mariabackup', 'auto: the source holds 1.0 KiB, 1.0 KiB or more'),
+    ('auto', 1024, None, None, 'dump',
+     'auto: the source holds 1.0 KiB, but no backup_command streams its backup; mariabackup would be faster '
+     'from 1.0 KiB on'),
+    ('auto', 1024, [], None, 'dump',
+     'auto: the source holds 1.0 KiB, but no backup_command streams its backup; mariabackup would be faster '
+     'from 1.0 KiB on'),
+    ('auto', 4096, ['ssh'], ['shop'], 'dump',
+     'auto: the source holds 4.0 KiB, but only some databases are to be copied (databases), which a physical '
+     'backup cannot do'),
+])
+def test_choose_method(requested, size, command, databases, chosen, reason):
+    assert choose_method(requested, size, 1024, command, databases) == (chosen, reason)
+
+
+@pytest.mark.parametrize('count, text', [
+    (0, '0 bytes'), (None, '0 bytes'), (1536, '1.5 KiB'), (256 * 1024 * 1024, '256.0 MiB'),
+    (5 * 1024 ** 4, '5.0 TiB'), (3 * 1024 ** 5, '3072.0 TiB'),
+])
+def test_format_bytes(count, text):
+    assert format_bytes(count) == text
+
+
+@pytest.mark.parametrize('route, compress, reason', [
+    # What ip -o route get printed on a lab host (iproute2 6.1).
+    ('10.214.0.12 dev eth0 src 10.214.0.11 uid 0 \\    cache ', False,
+     'the source is on a network of this host (no router between): not compressed'),
+    ('local 10.214.0.11 dev lo src 10.214.0.11 uid 0 \\    cache <local> ', False,
+     'the source is on this host: not compressed'),
+    ('127.0.0.1 dev lo src 127.0.0.1 uid 0', False, 'the source is on this host: not compressed'),
+    ('192.0.2.7 via 10.214.0.1 dev eth0 src 10.214.0.11 uid 0 \\    cache ', True,
+     'the source is reached through the router 10.214.0.1: compressed'),
+    ('192.0.2.7 via', True, 'the source is reached through the router ?: compressed'),
+    ('', True, 'no route to the source was found (ip route get): compressed, to be safe on a slow link'),
+    (None, True, 'no route to the source was found (ip route get): compressed, to be safe on a slow link'),
+])
+def test_needs_compression(route, compress, reason):
+    assert needs_compression(route) == (compress, reason)
+
+
+def test_source_size_query_binds_every_name():
+    sql, params = source_size_query(['shop', "o'hare`s"])
+    assert params == ['shop', "o'hare`s"] and sql.count('%s') == 2 and "o'hare" not in sql

@@ -24,8 +24,15 @@ class FakeModule(ModuleStandIn):
     DEFAULTS = dict(source=dict(login_host='10.0.0.11'), login_host='10.0.0.21', login_user='admin',
                     login_password='Secret-pw-1', config_file='')
 
+    # What `ip -o route get` prints here: the source behind a router (the dump is compressed).
+    ROUTE = '10.0.0.11 via 10.0.0.1 dev eth0 src 10.0.0.21 uid 0 \\    cache'
+
     def get_bin_path(self, name):
         return '/usr/bin/%s' % name
+
+    def run_command(self, args, **kwargs):
+        self.route_asked = list(args)
+        return 0, self.ROUTE, ''
 
 
 class FakeCursor(object):
@@ -49,7 +56,7 @@ class FakeServer(object):
     """Answers the module's reads; records every statement, reads included."""
 
     def __init__(self, server_id, hostname='db0a', port=3306, log_bin=1, binlog_pos='', record=None,
-                 schemas=(), slaves=(), estimates=(), binlog_after=None):
+                 schemas=(), slaves=(), estimates=(), binlog_after=None, size=4096):
         self.server_id = server_id
         self.hostname = hostname
         self.port = port
@@ -60,6 +67,7 @@ class FakeServer(object):
         self.schemas = list(schemas)
         self.slaves = list(slaves)
         self.estimates = list(estimates)
+        self.size = size
         self.statements = []
         self.binlog_reads = 0
 
@@ -82,6 +90,8 @@ class FakeServer(object):
             return list(self.slaves)
         if sql.startswith('SELECT SCHEMA_NAME'):
             return [dict(name=name) for name in self.schemas]
+        if sql.startswith('SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS bytes'):
+            return [dict(bytes=self.size)]
         if sql.startswith('SELECT TABLE_SCHEMA AS `schema`, TABLE_NAME'):
             return [dict(schema=s, name=n, estimate=e) for s, n, e in self.estimates]
         if sql.startswith('SELECT GET_LOCK') or sql.startswith('SELECT RELEASE_LOCK'):
@@ -176,13 +186,13 @@ def test_apply_order_lock_and_record(monkeypatch):
     target = FakeServer(21, estimates=[('shop', 'orders', 0)])
     copies = []
 
-    def fake_copy(module, databases, dump_bin, client_bin, secrets):
-        copies.append((databases, dump_bin, client_bin))
+    def fake_copy(module, databases, dump_bin, client_bin, secrets, compress):
+        copies.append((databases, dump_bin, client_bin, compress))
         return 5000, '1-11-7', 'mysql-bin.000002', 400
 
     monkeypatch.setattr(mod, 'copy_with_dump', fake_copy)
     result = run(FakeModule(), source, target)
-    assert copies == [(['shop'], '/usr/bin/mariadb-dump', '/usr/bin/mariadb')]
+    assert copies == [(['shop'], '/usr/bin/mariadb-dump', '/usr/bin/mariadb', True)]
     executed = target.executed()
     assert executed[0] == 'SET SESSION sql_log_bin = 0'
     assert executed[1].startswith('CREATE DATABASE IF NOT EXISTS') and executed[3].startswith('REPLACE INTO')
@@ -337,3 +347,49 @@ def test_run_stop_check_reads_the_run_lock(tmp_path):
     lock.write_text('{"run_id": "r2"}\n')
     assert 'names run r2, not run r1' in check()
     assert mod.run_stop_check({'run_id': None, 'run_lock_path': str(lock)}) is None
+
+
+@pytest.mark.parametrize('size, backup_command, chosen', [
+    (mod.AUTO_MARIABACKUP_BYTES, ['ssh', 'root@db0a', 'mariabackup --backup'], 'mariabackup'),
+    (mod.AUTO_MARIABACKUP_BYTES - 1, ['ssh', 'root@db0a', 'mariabackup --backup'], 'dump'),
+    (mod.AUTO_MARIABACKUP_BYTES * 4, None, 'dump'),
+])
+def test_method_auto_chooses_by_the_size_of_the_source(tmp_path, size, backup_command, chosen):
+    module = backup_module(tmp_path, check_mode=True, method='auto', backup_command=backup_command)
+    source = FakeServer(11, schemas=['mysql', 'shop'], estimates=[('shop', 'orders', 990)], size=size)
+    result = run(module, source, FakeServer(21))
+    assert (result['method'], result['source_bytes']) == (chosen, size)
+    assert result['method_reason'].startswith('auto: the source holds ')
+    # The commands shown are the chosen method's: mbstream for the backup, mariadb-dump for the dump.
+    assert ('mbstream' in result['commands'][0]) == (chosen == 'mariabackup')
+    assert ('mariadb-dump' in result['commands'][0]) == (chosen == 'dump')
+    if chosen == 'mariabackup':
+        assert result['compress'] is None
+    else:
+        assert module.route_asked == ['/usr/bin/ip', '-o', 'route', 'get', '10.0.0.11']
+
+
+def test_method_auto_counts_only_the_copied_schemas():
+    source = FakeServer(11, schemas=['mysql', 'shop', 'billing'], size=10)
+    run(FakeModule(check_mode=True, method='auto'), source, FakeServer(21))
+    [params] = [params for sql, params in source.statements if sql.startswith('SELECT COALESCE(SUM(')]
+    assert list(params) == ['billing', 'shop']
+
+
+def test_compress_follows_the_route_unless_set():
+    class DirectRoute(FakeModule):
+        ROUTE = '10.0.0.11 dev eth0 src 10.0.0.21 uid 0 \\    cache'
+
+    result = run(DirectRoute(check_mode=True), FakeServer(11, schemas=['shop']), FakeServer(21))
+    assert result['compress'] is False and '--compress' not in result['commands'][0]
+    assert result['compress_reason'] == 'the source is on a network of this host (no router between): not compressed'
+    result = run(DirectRoute(check_mode=True, compress=True), FakeServer(11, schemas=['shop']), FakeServer(21))
+    assert result['compress'] is True and result['commands'][0].endswith('--compress --databases shop')
+    assert result['compress_reason'] == 'asked for (compress=True)'
+
+
+def test_already_seeded_names_the_recorded_method():
+    target = FakeServer(21, hostname='db0c', record=dict(SEEDED, method='mariabackup'), schemas=['mysql', 'shop'])
+    result = run(FakeModule(method='auto'), FakeServer(11), target)
+    assert (result['changed'], result['method'], result['method_reason']) == \
+        (False, 'mariabackup', 'already seeded from this source')
