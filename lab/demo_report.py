@@ -5,11 +5,12 @@
 
 """Print the short report of the demo (lab/demo.sh) from its three JSON files.
 
-    python lab/demo_report.py --phases phases.json --load load.json --check check.json
+    python lab/demo_report.py --phases phases.json --load load.json --check check.json [--window window.json]
 
 phases.json: the phase_report callback's file (phases with durations, rows
 copied and deleted); load.json: lab/app/loadgen.py's summary (writes as the
-application saw them); check.json: lab/app/ledger_check.py's report.
+application saw them); check.json: lab/app/ledger_check.py's report;
+window.json: lab/app/copy_window.py's (how long a write had one copy only).
 """
 
 from __future__ import annotations
@@ -74,14 +75,40 @@ def report_lines(phases, load, check):
     return lines
 
 
+def window_lines(phases, window):
+    """The longest time a write had one up-to-date copy only, over the run and per phase."""
+    if '_error' in window:
+        return ['single-copy window: %s' % window['_error']]
+    lines = ['longest time a write had one up-to-date copy only: %.2f s (on %s; %d readings of every node, '
+             'every %.1f s or so)' % (window.get('longest_seconds', 0.0), window.get('longest_node') or '-',
+                                      window.get('readings', 0), window.get('interval', 0.5))]
+    if '_error' in phases:
+        return lines
+    per_phase = []
+    for phase in phases.get('phases', []):
+        began, ended = phase.get('started_at'), phase.get('ended_at')
+        if began is None or ended is None:
+            continue
+        inside = [max(entry['windows'].values()) for entry in window.get('timeline', [])
+                  if began <= entry.get('wall', 0) <= ended and entry.get('windows')]
+        per_phase.append('%s %.1f' % (phase['phase'], max(inside or [0.0])))
+    if per_phase:
+        lines.append('longest single-copy window per phase (s): %s' % ', '.join(per_phase))
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--phases', required=True)
     parser.add_argument('--load', required=True)
     parser.add_argument('--check', required=True)
+    parser.add_argument('--window')
     args = parser.parse_args(argv)
     phases, load, check = _load(args.phases), _load(args.load), _load(args.check)
-    print('\n'.join(report_lines(phases, load, check)))
+    lines = report_lines(phases, load, check)
+    if args.window:
+        lines.extend([''] + window_lines(phases, _load(args.window)))
+    print('\n'.join(lines))
     good = phases.get('ok') and check.get('ok') and '_error' not in load
     return 0 if good else 1
 

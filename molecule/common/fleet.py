@@ -148,6 +148,16 @@ def stop_load(timeout=60):
         return json.load(handle)
 
 
+def copy_window(timeout=60):
+    """The report of lab/app/copy_window.py (started by common/load_start.yml, stopped with the load)."""
+    report = os.path.join(EPHEMERAL, "window.json")
+    assert wait_for(lambda: os.path.exists(report), timeout, interval=0.5), (
+        "the copy window monitor wrote no report %d s after the stop file; see %s"
+        % (timeout, os.path.join(EPHEMERAL, "window.log")))
+    with open(report) as handle:
+        return json.load(handle)
+
+
 def shards_after_expansion():
     """The shards after one doubling, from the inventory (independent of the planner):
     shard i keeps its VIP with its first node and that node's new partner;

@@ -24,7 +24,8 @@ description:
     task of a C(rescue) section (the way the phases of C(smooth.mariadb.expand_2n) stop every host when
     one fails) is named as stopped, not as failed.
   - A phase whose plays ran no task, because C(--tags) did not select it, is left out.
-  - Prints a table at the end of the run and, when O(report_file) is set, writes the same as JSON.
+  - Prints a table at the end of the run and, when O(report_file) is set, writes the same as JSON, with the
+    time each phase began and ended (C(started_at), C(ended_at), seconds since the epoch).
   - Enable it with C(callbacks_enabled = smooth.mariadb.phase_report) in C(ansible.cfg) (or
     C(ANSIBLE_CALLBACKS_ENABLED)); it adds to the normal output, it does not replace it.
 options:
@@ -89,7 +90,7 @@ class PhaseTimes(object):
         entry = next((phase for phase in self.phases if phase['phase'] == name), None)
         if entry is None:
             entry = {'phase': name, 'seconds': 0.0, 'plays': 0, 'tasks': 0, 'rows_purged': 0, 'rows_seeded': 0,
-                     'failed_hosts': [], 'stopped_hosts': []}
+                     'failed_hosts': [], 'stopped_hosts': [], 'started_at': now, 'ended_at': now}
             self.phases.append(entry)
         entry['plays'] += 1
         self.current = (entry, now)
@@ -97,7 +98,9 @@ class PhaseTimes(object):
     def stop(self, now=None):
         if self.current is not None:
             entry, began = self.current
-            entry['seconds'] = round(entry['seconds'] + ((self.clock() if now is None else now) - began), 3)
+            now = self.clock() if now is None else now
+            entry['seconds'] = round(entry['seconds'] + (now - began), 3)
+            entry['ended_at'] = now
             self.current = None
 
     def task(self):

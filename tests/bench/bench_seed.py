@@ -13,17 +13,23 @@ the SQL bytes streamed and the bytes the source sent over the wire (its
 Bytes_sent counter, compressed protocol). With --method mariabackup (or both)
 a third server is seeded with a physical backup of the source (mariabackup
 run locally against the source's socket, the target stopped and started by
-scripts) and the xbstream bytes are printed. Not part of CI; timings are
+scripts) and the xbstream bytes are printed. In the same run, on the same data,
+the raw copies the seed is measured against: ``mariabackup --backup
+--stream=xbstream | mbstream -x`` (a shell pipe, nothing else) and ``tar`` of
+the datadir of a stopped server into a new directory; then one line per method
+with its MB/s and its share of the raw rate. Not part of CI; timings are
 printed, never asserted.
 
-    .venv/bin/python tests/bench/bench_seed.py [--rows N] [--no-compress] [--method dump|mariabackup|both]
+    .venv/bin/python tests/bench/bench_seed.py [--rows N] [--compress auto|yes|no] [--method dump|mariabackup|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,7 +60,69 @@ def bytes_sent(server):
     return int(server.query("SHOW GLOBAL STATUS LIKE 'Bytes_sent'")[0]['Value'])
 
 
-def bench_mariabackup(ansible, source, target, work_dir, rows):
+def tree_bytes(path):
+    """Bytes of the regular files under path."""
+    total = 0
+    for root, dummy, files in os.walk(path):
+        for name in files:
+            full = os.path.join(root, name)
+            if os.path.isfile(full) and not os.path.islink(full):
+                total += os.path.getsize(full)
+    return total
+
+
+def timed_shell(command, timeout=3600):
+    """Run a shell pipeline; (seconds, rc, stderr tail)."""
+    started = time.monotonic()
+    proc = subprocess.run(['bash', '-o', 'pipefail', '-c', command], capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    return time.monotonic() - started, proc.returncode, proc.stderr[-600:]
+
+
+def bench_raw(source, third, work_dir, figures):
+    """The raw copies of the same data: mariabackup | mbstream from the running source, tar of a stopped datadir."""
+    raw_dir = os.path.join(work_dir, 'raw-backup')
+    scratch = os.path.join(work_dir, 'raw-scratch')
+    os.makedirs(raw_dir)
+    os.makedirs(scratch)
+    command = ('mariabackup --no-defaults --backup --stream=xbstream --target-dir=%s --socket=%s --user=root '
+               '--datadir=%s 2>/dev/null | mbstream -x -C %s'
+               % tuple(shlex.quote(value) for value in (scratch, source.socket, source.datadir, raw_dir)))
+    seconds, rc, err = timed_shell(command)
+    if rc != 0:
+        print('raw mariabackup | mbstream failed (rc %d): %s' % (rc, err))
+        return 1
+    copied = tree_bytes(raw_dir)
+    figures.append(('raw mariabackup --stream | mbstream -x', copied, seconds))
+    print('raw mariabackup --backup --stream=xbstream | mbstream -x: %.1f MB in %.2f s' % (copied / 1e6, seconds))
+    # tar of a stopped datadir: the third server holds the same data after its mariabackup seed.
+    third.stop()
+    tar_dir = os.path.join(work_dir, 'raw-tar')
+    os.makedirs(tar_dir)
+    command = 'tar -C %s -cf - . | tar -C %s -xf -' % (shlex.quote(third.datadir), shlex.quote(tar_dir))
+    seconds, rc, err = timed_shell(command)
+    if rc != 0:
+        print('raw tar failed (rc %d): %s' % (rc, err))
+        return 1
+    copied = tree_bytes(tar_dir)
+    figures.append(('raw tar of a stopped datadir', copied, seconds))
+    print('raw tar -c | tar -x of the stopped datadir: %.1f MB in %.2f s' % (copied / 1e6, seconds))
+    return 0
+
+
+def print_rates(figures, data_bytes):
+    """One line per copy: MB/s of what it moved, MB/s of the table's data (the same for all), share of the raw pipe."""
+    raw = [seconds for name, copied, seconds in figures if name.startswith('raw mariabackup')]
+    print('\nrates on the same data in this run (%.1f MB of InnoDB data and indexes):' % (data_bytes / 1e6))
+    header = ('copy', 'moved MB/s', 'data MB/s', 'moved MB', 'seconds', 'data rate against the raw mariabackup pipe')
+    print('  %-52s %12s %12s %10s %9s  %s' % header)
+    for name, copied, seconds in figures:
+        share = '%.0f%%' % (100 * raw[0] / seconds) if raw else '-'
+        values = (name, copied / 1e6 / seconds, data_bytes / 1e6 / seconds, copied / 1e6, seconds, share)
+        print('  %-52s %12.1f %12.1f %10.1f %9.2f  %s' % values)
+
+
+def bench_mariabackup(ansible, source, target, work_dir, rows, figures):
     """Seed target from source with method mariabackup; print the figures; returns 1 on failure."""
     mariadbd = find_server_binaries()[0]
     scripts = os.path.join(work_dir, 'phy-scripts')
@@ -82,6 +150,8 @@ def bench_mariabackup(ansible, source, target, work_dir, rows):
         print('bytes: %d xbstream streamed into mbstream; old datadir kept at %s' % (result['bytes'], result['old_datadir']))
         print('coordinates: gtid_slave_pos=%s, %s:%s; checksums equal: %s'
               % (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos'], same))
+        figures.append(('seed mariabackup (module: stream, prepare, restart)', result['bytes'], seconds))
+        figures.append(('seed mariabackup (ansible-playbook wall)', result['bytes'], wall))
     finally:
         take_back(target, mariadbd, stop)
     return 0
@@ -90,7 +160,8 @@ def bench_mariabackup(ansible, source, target, work_dir, rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--rows', type=int, default=1000000)
-    parser.add_argument('--no-compress', action='store_true')
+    parser.add_argument('--compress', choices=['auto', 'yes', 'no'], default='auto',
+                        help='the dump: auto (the module decides by the route: loopback, not compressed), yes or no')
     parser.add_argument('--method', choices=['dump', 'mariabackup', 'both'], default='both')
     args = parser.parse_args()
 
@@ -114,16 +185,20 @@ def main():
                   % (args.rows, time.monotonic() - started, size['size'] / 1e6, size['avg']))
 
             ansible = AnsibleRunner(work_dir, collections_root)
+            figures = []
             if args.method in ('mariabackup', 'both'):
-                if bench_mariabackup(ansible, source, third, work_dir, args.rows):
+                if bench_mariabackup(ansible, source, third, work_dir, args.rows, figures):
                     return 1
             if args.method == 'mariabackup':
+                if bench_raw(source, third, work_dir, figures):
+                    return 1
+                print_rates(figures, size['size'])
                 return 0
             sent_before = bytes_sent(source)
             wall = time.monotonic()
             result = ansible('smooth.mariadb.seed', dict(
                 target.login_args(), source=dict(login_host=source.host, login_port=source.port), databases=['bench'],
-                compress=not args.no_compress, row_count='exact'))
+                compress=None if args.compress == 'auto' else args.compress == 'yes', row_count='exact'))
             wall = time.monotonic() - wall
             wire = bytes_sent(source) - sent_before
             if result.get('failed'):
@@ -133,14 +208,20 @@ def main():
             rows = result['tables']['bench.orders']
             same = (source.query('CHECKSUM TABLE bench.orders')[0]['Checksum']
                     == target.query('CHECKSUM TABLE bench.orders')[0]['Checksum'])
-            print('seed (method dump, compress=%s): %d rows in %.2f s (module), %.2f s (ansible-playbook wall)'
-                  % (not args.no_compress, rows, seconds, wall))
+            print('seed (method dump, compress=%s: %s): %d rows in %.2f s (module), %.2f s (ansible-playbook wall)'
+                  % (result['compress'], result['compress_reason'], rows, seconds, wall))
             print('rate: %.0f rows/s, %.1f MB/s of SQL' % (rows / seconds, result['bytes'] / 1e6 / seconds))
             print('bytes: %d SQL streamed into mariadb; %d sent by the source over the wire (ratio %.2f)'
                   % (result['bytes'], wire, wire / float(result['bytes'])))
             print('coordinates: gtid_slave_pos=%s, %s:%s; target gtid_binlog_pos=%r; checksums equal: %s'
                   % (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos'],
                      target.query('SELECT @@GLOBAL.gtid_binlog_pos AS p')[0]['p'], same))
+            figures.append(('seed dump, compress=%s (module; bytes of SQL)' % result['compress'], result['bytes'],
+                            seconds))
+            if args.method == 'both':
+                if bench_raw(source, third, work_dir, figures):
+                    return 1
+            print_rates(figures, size['size'])
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
         if temp_root:

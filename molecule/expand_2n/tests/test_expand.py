@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "molecule", "common"))
 from fleet import (  # noqa: E402  pylint: disable=wrong-import-position
-    RUNNER, fail_over, host, ledger_check, print_load_figures, print_slowest_writes, replication_status, run_playbook,
+    RUNNER, VARS, copy_window, fail_over, host, ledger_check, print_load_figures, print_slowest_writes, replication_status, run_playbook,
     shards_after_expansion, sql, stop_load,
 )
 
@@ -29,6 +29,17 @@ def test_the_load_ran_through_the_switch_of_maps(load):
     # Writes were acknowledged under the old map (version 1, one shard) and
     # under the new one (version 2, two shards).
     assert set(load["versions"]) >= {"1", "2"}, load["versions"]
+
+
+def test_no_write_had_one_copy_for_longer_than_replication_takes(load):
+    # The seed comes before anything changes for the application, and the split makes each new pair
+    # dual-master with both sides current: every write is on two nodes within the replication lag.
+    # (With the seed after the split, the window was the whole seed: the new node's install and copy.)
+    window = copy_window()
+    print("\nFIGURE single-copy window: longest %.2f s (node %s; %d readings of every node)"
+          % (window["longest_seconds"], window["longest_node"], window["readings"]))
+    assert window["readings"] >= 100, window["readings"]
+    assert window["longest_seconds"] < 15, window["per_node"]
 
 
 def test_every_acknowledged_write_is_in_its_shard_once(load):
@@ -66,15 +77,16 @@ def test_only_the_new_partner_may_replicate_from_a_node(index, name):
 
 
 NEW_NODES = sorted(RUNNER.get_hosts("smooth_mariadb_new"))
+# expand_2n sets smooth_seed_method: mariabackup; expand_4 leaves auto, which picks the dump for its small data.
+SEED_METHOD = {"auto": "dump"}.get(VARS.get("smooth_seed_method", "auto"), VARS.get("smooth_seed_method"))
 
 
 @pytest.mark.parametrize("name", NEW_NODES)
-def test_the_new_node_was_seeded_by_mariabackup_and_its_key_is_gone(name):
-    # This scenario sets smooth_seed_method: mariabackup (expand_4 and rollback_2n use auto, which picks the dump
-    # for their small data): the stream ran over ssh with a key made for the seed.
+def test_the_new_node_was_seeded_by_the_expected_method_and_no_seed_key_is_left(name):
     record = sql(name, "SELECT method, state FROM smooth_mariadb.seed")
-    assert record == [["mariabackup", "seeded"]], record
-    print("\nFIGURE seed %s: %s" % (name, sql(name, "SELECT bytes_streamed, seconds FROM smooth_mariadb.seed")))
+    assert record == [[SEED_METHOD, "seeded"]], record
+    print("\nFIGURE seed %s: %s" % (name, sql(name, "SELECT method, bytes_streamed, seconds FROM smooth_mariadb.seed")))
+    # The ssh key of a mariabackup stream exists for the copy only.
     assert not host(name).file("/var/lib/smooth-mariadb/seed_ed25519").exists
     assert not host(name).file("/var/lib/smooth-mariadb/seed_ed25519.known_hosts").exists
     for current in RUNNER.get_hosts("smooth_mariadb"):

@@ -47,3 +47,17 @@ def _write(tmp_path, check):
 def test_the_exit_status_follows_the_ledger_check(tmp_path):
     assert demo_report.main(_write(tmp_path, CHECK)) == 0
     assert demo_report.main(_write(tmp_path, dict(CHECK, ok=False, missing=1))) == 1
+
+
+def test_the_single_copy_window_over_the_run_and_per_phase():
+    phases = {'phases': [{'phase': 'seed', 'started_at': 100.0, 'ended_at': 130.0},
+                         {'phase': 'split', 'started_at': 130.0, 'ended_at': 150.0},
+                         {'phase': 'ha', 'started_at': 150.0, 'ended_at': 160.0}]}
+    window = {'longest_seconds': 12.5, 'longest_node': 'lab-1', 'readings': 120, 'interval': 0.5,
+              'timeline': [{'wall': 131.0, 'windows': {'lab-1': 0.5}}, {'wall': 149.0, 'windows': {'lab-1': 12.5}},
+                           {'wall': 151.0, 'windows': {'lab-2': 1.25, 'lab-1': 0.5}}]}
+    assert demo_report.window_lines(phases, window) == [
+        'longest time a write had one up-to-date copy only: 12.50 s (on lab-1; 120 readings of every node, every '
+        '0.5 s or so)',
+        'longest single-copy window per phase (s): seed 0.0, split 12.5, ha 1.2']
+    assert demo_report.window_lines(phases, {'_error': 'w.json: gone'}) == ['single-copy window: w.json: gone']

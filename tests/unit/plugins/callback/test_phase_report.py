@@ -31,7 +31,9 @@ def test_phase_of_play_names():
 
 
 PLAYBOOKS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'playbooks')
-PHASES = {'expand_2n.yml': ['preflight', 'lock', 'vip_add', 'route', 'logins', 'split', 'seed', 'ha', 'cleanup', 'verify',
+# The seed before anything changes for the application (issue 13): the new
+# nodes are current copies when the split makes each new pair dual-master.
+PHASES = {'expand_2n.yml': ['preflight', 'lock', 'logins', 'seed', 'vip_add', 'route', 'split', 'ha', 'cleanup', 'verify',
                             'end'],
           'expand_2n_plan.yml': ['plan'],
           'rollback_2n.yml': ['rollback', 'lock', 'end']}
@@ -142,3 +144,15 @@ def test_in_rescue_walks_the_blocks_around_a_task():
     nested = _Node('nested', parent=inner_block)
     assert in_rescue(nested) is True
     assert in_rescue(_Node('alone')) is False
+
+
+def test_each_phase_says_when_it_began_and_ended():
+    ticks = iter([100.0, 101.0, 104.5, 110.0, 110.0])
+    times = PhaseTimes(clock=lambda: next(ticks))
+    times.start('Phase seed - Copy')
+    times.task()
+    times.start('Phase split - Stop')
+    times.task()
+    report = times.report(True)
+    assert [(p['phase'], p['started_at'], p['ended_at'], p['seconds']) for p in report['phases']] == \
+        [('seed', 101.0, 104.5, 3.5), ('split', 104.5, 110.0, 5.5)]
