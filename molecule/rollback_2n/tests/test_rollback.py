@@ -61,6 +61,14 @@ def test_the_old_pair_replicates_both_ways_again(name):
 
 
 @pytest.mark.parametrize("name", OLD)
+def test_only_the_old_partner_may_replicate_from_a_node_again(name):
+    # The seed let the new partner replicate from this node; the rollback takes that account away again.
+    partner = [n for n in OLD if n != name][0]
+    out = host(name).check_output("mariadb --batch --skip-column-names -e \"SELECT host FROM mysql.user WHERE user = 'smooth_repl'\"")
+    assert out.split() == [RUNNER.get_variables(partner)["ansible_host"]], out
+
+
+@pytest.mark.parametrize("name", OLD)
 def test_the_admin_account_logs_in_only_from_localhost_and_the_listed_hosts(name):
     # The logins from the other nodes, which the expansion and the rollback needed, were removed at its end.
     allowed = {"localhost"} | set(VARS.get("smooth_admin_hosts", []))
