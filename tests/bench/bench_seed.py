@@ -79,35 +79,32 @@ def timed_shell(command, timeout=3600):
     return time.monotonic() - started, proc.returncode, proc.stderr[-600:]
 
 
+def raw_copy(name, command, destination, figures):
+    """Time one raw copy (a shell pipe) into destination; append its figures; returns 1 on failure."""
+    seconds, rc, err = timed_shell(command)
+    if rc != 0:
+        print('%s failed (rc %d): %s' % (name, rc, err))
+        return 1
+    copied = tree_bytes(destination)
+    figures.append((name, copied, seconds))
+    print('%s: %.1f MB in %.2f s' % (name, copied / 1e6, seconds))
+    return 0
+
+
 def bench_raw(source, third, work_dir, figures):
     """The raw copies of the same data: mariabackup | mbstream from the running source, tar of a stopped datadir."""
-    raw_dir = os.path.join(work_dir, 'raw-backup')
-    scratch = os.path.join(work_dir, 'raw-scratch')
-    os.makedirs(raw_dir)
-    os.makedirs(scratch)
+    raw_dir, scratch, tar_dir = (os.path.join(work_dir, name) for name in ('raw-backup', 'raw-scratch', 'raw-tar'))
+    for directory in (raw_dir, scratch, tar_dir):
+        os.makedirs(directory)
     command = ('mariabackup --no-defaults --backup --stream=xbstream --target-dir=%s --socket=%s --user=root '
                '--datadir=%s 2>/dev/null | mbstream -x -C %s'
                % tuple(shlex.quote(value) for value in (scratch, source.socket, source.datadir, raw_dir)))
-    seconds, rc, err = timed_shell(command)
-    if rc != 0:
-        print('raw mariabackup | mbstream failed (rc %d): %s' % (rc, err))
+    if raw_copy('raw mariabackup --stream | mbstream -x', command, raw_dir, figures):
         return 1
-    copied = tree_bytes(raw_dir)
-    figures.append(('raw mariabackup --stream | mbstream -x', copied, seconds))
-    print('raw mariabackup --backup --stream=xbstream | mbstream -x: %.1f MB in %.2f s' % (copied / 1e6, seconds))
     # tar of a stopped datadir: the third server holds the same data after its mariabackup seed.
     third.stop()
-    tar_dir = os.path.join(work_dir, 'raw-tar')
-    os.makedirs(tar_dir)
     command = 'tar -C %s -cf - . | tar -C %s -xf -' % (shlex.quote(third.datadir), shlex.quote(tar_dir))
-    seconds, rc, err = timed_shell(command)
-    if rc != 0:
-        print('raw tar failed (rc %d): %s' % (rc, err))
-        return 1
-    copied = tree_bytes(tar_dir)
-    figures.append(('raw tar of a stopped datadir', copied, seconds))
-    print('raw tar -c | tar -x of the stopped datadir: %.1f MB in %.2f s' % (copied / 1e6, seconds))
-    return 0
+    return raw_copy('raw tar of a stopped datadir', command, tar_dir, figures)
 
 
 def print_rates(figures, data_bytes):
