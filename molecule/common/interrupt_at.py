@@ -11,7 +11,10 @@ its handler runs inside Python's after-fork callback, where the exception it
 raises is printed ("Exception ignored in: <function _releaseLock ...>
 KeyboardInterrupt") and dropped, and the run goes on. An operator would press
 Ctrl-C again; so does this script, at every later line containing --again
-(a task banner by default), up to --tries signals in all.
+(a task banner by default), up to --tries signals in all. A lost SIGINT can
+also leave the run printing nothing more (CI, stop 23: it was raised inside a
+weakref callback, and the run was silent until killed 590 s later); so after
+--quiet seconds without output the signal is sent again too.
 
 With --signal KILL the command is killed instead (kill -9 of ansible-playbook:
 what a lost controller looks like to the hosts); its workers and ssh sessions
@@ -41,6 +44,8 @@ def main(argv=None):
     parser.add_argument("--again", default="TASK [",
                         help="text of the lines at which SIGINT is sent again while the command goes on")
     parser.add_argument("--tries", type=int, default=5, help="SIGINTs to send at most")
+    parser.add_argument("--quiet", type=float, default=30.0,
+                        help="seconds without output after a SIGINT before it is sent again")
     parser.add_argument("--signal", choices=["INT", "KILL"], default="INT",
                         help="INT (Ctrl-C, the default) or KILL (kill -9, sent once)")
     parser.add_argument("--delay", type=float, default=0.0,
@@ -57,28 +62,50 @@ def main(argv=None):
     watchdog = threading.Timer(args.timeout, proc.kill)
     watchdog.start()
     seen_after = False
-    sent = 0
+    state = {"sent": 0, "last": time.monotonic()}
+    lock = threading.Lock()
+
+    def interrupt(where):
+        # Called with the lock held.
+        state["sent"] += 1
+        state["last"] = time.monotonic()
+        sys.stdout.write("[interrupt_at] sending SIGINT (%d of at most %d%s) %s\n"
+                         % (state["sent"], args.tries, ", the one before was lost" if state["sent"] > 1 else "",
+                            where))
+        sys.stdout.flush()
+        proc.send_signal(signal.SIGINT)
+
+    def resend_when_quiet():
+        while proc.poll() is None:
+            time.sleep(min(0.2, args.quiet / 4))
+            with lock:
+                if (0 < state["sent"] < args.tries and proc.poll() is None
+                        and time.monotonic() - state["last"] >= args.quiet):
+                    interrupt("after %.0f s without output" % args.quiet)
+
+    quiet_watch = threading.Thread(target=resend_when_quiet, daemon=True)
     try:
         for line in proc.stdout:
-            sys.stdout.write(line)
-            if not seen_after and args.after in line:
-                seen_after = True
-            elif seen_after and sent < args.tries and (args.again if sent else args.at) in line:
-                sent += 1
-                if sent == 1 and args.delay > 0:
-                    time.sleep(args.delay)
-                if args.signal == "KILL":
-                    sys.stdout.write("[interrupt_at] sending SIGKILL at: %s\n" % line.strip())
-                    sys.stdout.flush()
-                    proc.kill()
-                    # Its workers keep the output open while their modules run: do not wait for its end.
-                    break
-                sys.stdout.write("[interrupt_at] sending SIGINT (%d of at most %d%s) at: %s\n"
-                                 % (sent, args.tries, ", the one before was lost" if sent > 1 else "",
-                                    line.strip()))
-                sys.stdout.flush()
-                proc.send_signal(signal.SIGINT)
-        interrupted = sent > 0
+            with lock:
+                sys.stdout.write(line)
+                state["last"] = time.monotonic()
+                if not seen_after and args.after in line:
+                    seen_after = True
+                elif (seen_after and state["sent"] < args.tries
+                      and (args.again if state["sent"] else args.at) in line):
+                    if not state["sent"] and args.delay > 0:
+                        time.sleep(args.delay)
+                    if args.signal == "KILL":
+                        state["sent"] += 1
+                        sys.stdout.write("[interrupt_at] sending SIGKILL at: %s\n" % line.strip())
+                        sys.stdout.flush()
+                        proc.kill()
+                        # Its workers keep the output open while their modules run: do not wait for its end.
+                        break
+                    interrupt("at: %s" % line.strip())
+                    if state["sent"] == 1:
+                        quiet_watch.start()
+        interrupted = state["sent"] > 0
         try:
             rc = proc.wait(timeout=args.grace)
         except subprocess.TimeoutExpired:

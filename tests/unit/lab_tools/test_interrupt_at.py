@@ -81,3 +81,32 @@ def test_kill_at_a_line_returns_at_once_although_a_child_keeps_the_output(tmp_pa
     assert rc == 0
     assert said == ['[interrupt_at] sending SIGKILL at: TASK [b]', '[interrupt_at] the command was killed (kill -9)']
     assert time.monotonic() - started < 10
+
+
+# Like ansible-playbook in CI (stop 23): the SIGINT is dropped (raised inside a weakref
+# callback) and the run then prints nothing more; the next SIGINT ends it.
+FAKE_QUIET = '''\
+import signal, sys, time
+seen = []
+def handler(*_):
+    seen.append(1)
+    if len(seen) > 1:
+        print("interrupted", flush=True)
+        sys.exit(99)
+signal.signal(signal.SIGINT, handler)
+for line in ["PLAY [x]", "TASK [a]"]:
+    print(line, flush=True)
+for _ in range(300):
+    time.sleep(0.1)
+'''
+
+
+def test_sends_again_when_the_command_goes_quiet_after_a_lost_signal(tmp_path, capsys):
+    path = tmp_path / 'fake_quiet.py'
+    path.write_text(FAKE_QUIET)
+    rc, said = run(capsys, ['--after', 'PLAY [x]', '--at', 'TASK [a]', '--quiet', '1', '--timeout', '20',
+                            '--', sys.executable, str(path)])
+    assert rc == 0
+    assert said[1] == ('[interrupt_at] sending SIGINT (2 of at most 5, the one before was lost) '
+                       'after 1 s without output')
+    assert said[-1] == '[interrupt_at] the command was interrupted and ended with status 99'
