@@ -62,16 +62,17 @@ def main(argv=None):
     watchdog = threading.Timer(args.timeout, proc.kill)
     watchdog.start()
     seen_after = False
-    state = {"sent": 0, "last": time.monotonic()}
+    started = time.monotonic()
+    state = {"sent": 0, "last": started}
     lock = threading.Lock()
 
     def interrupt(where):
         # Called with the lock held.
         state["sent"] += 1
         state["last"] = time.monotonic()
-        sys.stdout.write("[interrupt_at] sending SIGINT (%d of at most %d%s) %s\n"
-                         % (state["sent"], args.tries, ", the one before was lost" if state["sent"] > 1 else "",
-                            where))
+        sys.stdout.write("[interrupt_at] %.0f s: sending SIGINT (%d of at most %d%s) %s\n"
+                         % (state["last"] - started, state["sent"], args.tries,
+                            ", the one before was lost" if state["sent"] > 1 else "", where))
         sys.stdout.flush()
         proc.send_signal(signal.SIGINT)
 
@@ -97,7 +98,8 @@ def main(argv=None):
                         time.sleep(args.delay)
                     if args.signal == "KILL":
                         state["sent"] += 1
-                        sys.stdout.write("[interrupt_at] sending SIGKILL at: %s\n" % line.strip())
+                        sys.stdout.write("[interrupt_at] %.0f s: sending SIGKILL at: %s\n"
+                                         % (time.monotonic() - started, line.strip()))
                         sys.stdout.flush()
                         proc.kill()
                         # Its workers keep the output open while their modules run: do not wait for its end.

@@ -1,6 +1,7 @@
 """molecule/common/interrupt_at.py: Ctrl-C at a line, again while the command ignores it."""
 
 import os
+import re
 import sys
 import time
 
@@ -35,8 +36,13 @@ def fake_command(tmp_path):
 
 
 def run(capsys, argv):
+    """The exit status and the script's own lines, the seconds since the start taken out of them."""
     rc = interrupt_at.main(argv)
-    return rc, [line for line in capsys.readouterr().out.splitlines() if line.startswith('[interrupt_at]')]
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith('[interrupt_at]')]
+    for line in said:
+        if 'sending' in line:
+            assert re.match(r'\[interrupt_at\] \d+ s: sending ', line), line
+    return rc, [re.sub(r'^\[interrupt_at\] \d+ s: ', '[interrupt_at] ', line) for line in said]
 
 
 def test_interrupts_at_the_line_after_the_first_one(capsys, fake):
