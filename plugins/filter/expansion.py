@@ -34,6 +34,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
     published_map,
     unacknowledged,
 )
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import SeedError
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed_backup import parse_stream_readings, stream_problems
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import cleanup_settings
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError
 
@@ -148,6 +150,16 @@ def _wrote_in_domain(position, domain):
         raise AnsibleFilterError('smooth.mariadb.wrote_in_domain: %s' % exc)
 
 
+def _seed_stream_problems(source_output, new_node, source, ssh_user, authorized_keys, backup_command,
+                          sshd_open, ssh_client):
+    try:
+        readings = parse_stream_readings(source_output)
+    except SeedError as exc:
+        raise AnsibleFilterError('smooth.mariadb.seed_stream_problems: %s' % exc)
+    return stream_problems(readings, new_node, source, ssh_user, authorized_keys, backup_command,
+                           bool(sshd_open), bool(ssh_client))
+
+
 def _rollback_route_state(app_map, file_map, file_known):
     return rollback_route_state(app_map, file_map, bool(file_known))
 
@@ -167,6 +179,7 @@ class FilterModule(object):
             'rollback_publish': _rollback_publish,
             'rollback_route_state': _rollback_route_state,
             'route_unacknowledged': _route_unacknowledged,
+            'seed_stream_problems': _seed_stream_problems,
             'shard_map_digest': _shard_map_digest,
             'shard_map_json': _shard_map_json,
             'shardingsphere_rule': _shardingsphere_rule,

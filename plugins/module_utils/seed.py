@@ -82,6 +82,18 @@ def choose_method(requested, source_bytes, threshold, backup_command, databases)
     return 'mariabackup', 'auto: the source holds %s, %s or more' % (size, format_bytes(threshold))
 
 
+def exact_row_count(requested, method):
+    """Whether the rows of the copy are counted (``SELECT COUNT(*)``) or taken from the table statistics (pure).
+
+    ``auto`` counts after a dump and estimates after a physical copy: auto picks
+    mariabackup for large data, where counting reads every table once more (a
+    full scan per table, hours on a shard of a terabyte) only to report a number.
+    """
+    if requested == 'auto':
+        return method != 'mariabackup'
+    return requested == 'exact'
+
+
 def format_bytes(count):
     """1536 -> '1.5 KiB' (pure)."""
     value = float(count or 0)

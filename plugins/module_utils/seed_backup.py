@@ -134,3 +134,69 @@ def describe_backup_stream_failure(result, secrets=()):
     else:
         return None
     return mask_secrets(message, [to_text(secret) for secret in secrets if secret])
+
+
+# ---------------------------------------------------------------------------
+# The preflight of the stream: what a mariabackup seed needs on both nodes
+# ---------------------------------------------------------------------------
+
+# The preflight reads these on the node a new node is seeded from (a shell
+# script prints key=value lines, tasks/preflight_new.yml) and on the new node.
+STREAM_READINGS = ('user', 'host_key', 'keys_path', 'keys_writable', 'backup')
+
+
+def parse_stream_readings(text):
+    """The ``key=value`` lines of the preflight's reading on the source, as a dict (pure).
+
+    :raises SeedError: when a reading is missing (the script did not run as written)
+    """
+    readings = {}
+    for line in to_text(text).splitlines():
+        key, sep, value = line.partition('=')
+        if sep and key.strip() in STREAM_READINGS:
+            readings[key.strip()] = value.strip()
+    missing = [key for key in STREAM_READINGS if key not in readings]
+    if missing:
+        raise SeedError('the reading of the seed source lacks %s: %r' % (', '.join(missing), to_text(text)[:300]))
+    return readings
+
+
+def stream_problems(readings, new_node, source, ssh_user, authorized_keys, backup_command, sshd_open, ssh_client):
+    """What would stop a mariabackup seed from ``source`` to ``new_node``, one sentence per problem (pure).
+
+    ``readings`` come from :func:`parse_stream_readings` (read on the source);
+    ``sshd_open`` says whether the new node reached the source's port 22, and
+    ``ssh_client`` whether the new node has ``ssh`` and ``ssh-keygen``. Each
+    sentence names the host, the setting and the fix. An empty list: the seed's
+    ssh stream has what it needs (the key it makes is allowed only for the copy).
+    """
+    problems = []
+    if not ssh_client:
+        problems.append('%s has no ssh client (ssh, ssh-keygen): the seed streams the backup of %s over ssh '
+                        'from it; install openssh-client there, or set smooth_seed_method: dump'
+                        % (new_node, source))
+    if not sshd_open:
+        problems.append('%s cannot reach the ssh server of %s (port 22): the seed streams the backup over ssh, '
+                        'node to node; open port 22 from %s to %s, or set smooth_seed_method: dump'
+                        % (new_node, source, new_node, source))
+    if readings.get('user') != 'yes':
+        problems.append('%s has no account %r (smooth_seed_ssh_user), which the seed logs in as to run the '
+                        'backup: set smooth_seed_ssh_user to an account there that can read the datadir'
+                        % (source, ssh_user))
+    if readings.get('host_key') != 'yes':
+        problems.append('%s has no /etc/ssh/ssh_host_ed25519_key.pub: the stream trusts the source\'s ed25519 '
+                        'host key only, read by Ansible; let sshd make one (ssh-keygen -A), or set '
+                        'smooth_seed_method: dump' % source)
+    if readings.get('keys_writable') != 'yes':
+        where = readings.get('keys_path') or authorized_keys
+        problems.append('%s cannot write smooth_seed_authorized_keys %s (%s is on a read-only file system or not '
+                        'writable): the seed allows its key there for the copy and removes it after; set '
+                        'smooth_seed_authorized_keys to another file sshd reads for %s (for example '
+                        '~/.ssh/authorized_keys2), or set smooth_seed_method: dump'
+                        % (source, authorized_keys, where, ssh_user))
+    if not readings.get('backup'):
+        program = (backup_command or '').split()[:1]
+        problems.append('%s cannot run %s (the first word of smooth_seed_backup_command, not found): install '
+                        'mariadb-backup there, or set smooth_seed_method: dump'
+                        % (source, program[0] if program else 'backup command'))
+    return problems

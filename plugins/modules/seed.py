@@ -167,8 +167,10 @@ options:
       - V(exact) counts the rows of every copied table on the target after the restore
         (C(SELECT COUNT(*))); V(estimate) reports the table statistics instead (fast
         for large tables).
+      - V(auto) counts after a dump and estimates after a mariabackup copy (large data, where
+        counting reads every table once more only to report a number). RV(row_count) says which.
     type: str
-    choices: [exact, estimate]
+    choices: [exact, estimate, auto]
     default: exact
   timeout:
     description:
@@ -430,6 +432,14 @@ rows:
   description: Sum of RV(tables).
   returned: always
   type: int
+row_count:
+  description:
+    - How RV(tables) were counted after this copy - V(exact) (C(SELECT COUNT(*))) or V(estimate) (table statistics), as
+      O(row_count) decided for the method. Empty when nothing was copied (unchanged), in check mode the mode the copy
+      would use (RV(tables) are then the source's estimates).
+  returned: always
+  type: str
+  sample: estimate
 old_datadir:
   description:
     - Method V(mariabackup) - where the content of the target's previous datadir was moved to; the operator removes it.
@@ -540,6 +550,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     CoordinateScanner,
     SeedError,
     choose_method,
+    exact_row_count,
     describe_stream_failure,
     dump_command,
     needs_compression,
@@ -600,7 +611,7 @@ def argument_spec():
         databases=dict(type='list', elements='str'),
         force=dict(type='bool', default=False),
         compress=dict(type='bool'),
-        row_count=dict(type='str', default='exact', choices=['exact', 'estimate']),
+        row_count=dict(type='str', default='exact', choices=['exact', 'estimate', 'auto']),
         timeout=dict(type='int', default=3600),
         dump_binary=dict(type='path'),
         client_binary=dict(type='path'),
@@ -757,7 +768,7 @@ def run_seed(module, target, source, target_label, source_label):
     params = module.params
     result = dict(changed=False, method=params['method'], method_reason='', source_bytes=0, compress=None,
                   compress_reason='', source={}, databases=[], gtid_slave_pos='',
-                  source_log_file='', source_log_pos=None, tables={}, rows=0, bytes=0, seconds=0.0, record={},
+                  source_log_file='', source_log_pos=None, tables={}, rows=0, row_count='', bytes=0, seconds=0.0, record={},
                   commands=[], old_datadir='', accounts=[], queries=target.queries)
     source_identity = check_servers(target, source, target_label, source_label, result)
     names = prepare_accounts(module, target, source, source_label, result)
@@ -815,6 +826,7 @@ def seed_data(module, target, source, source_identity, target_label, source_labe
         module.warn(warning)
 
     result['databases'] = databases
+    result['row_count'] = 'exact' if exact_row_count(params['row_count'], result['method']) else 'estimate'
     if result['method'] == 'mariabackup':
         return run_backup_seed(module, target, source, source_identity, source_label, databases, secrets, result)
     result['compress'], result['compress_reason'] = compress_decision(module, params['source']['login_host'])
@@ -987,7 +999,6 @@ def run_backup_seed(module, target, source, source_identity, source_label, datab
 
 def apply_seed(module, target, source, source_identity, source_label, databases, dump_bin, client_bin, secrets,
                result):
-    params = module.params
     started = time.monotonic()
     if to_int(target.fetch_one('SELECT GET_LOCK(%s, 0) AS got', (LOCK_NAME,))['got']) != 1:
         raise SeedFailed('another seed of this target is running (lock %s is held)' % LOCK_NAME, **result)
@@ -1012,7 +1023,7 @@ def apply_seed(module, target, source, source_identity, source_label, databases,
             raise SeedFailed('replication was started on the target during the seed (%s); gtid_slave_pos not set'
                              % ', '.join(running))
         target.execute('SET GLOBAL gtid_slave_pos = %s', (gtid_pos,))
-        tables = count_rows(target, databases, params['row_count'] == 'exact')
+        tables = count_rows(target, databases, result['row_count'] == 'exact')
         seconds = time.monotonic() - started
         target.execute(*record_done_statement(gtid_pos, log_file, log_pos, sum(tables.values()), streamed, seconds))
     except (SeedFailed, MariaDBQueryError, OSError) as exc:
@@ -1252,7 +1263,7 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
                              % ', '.join(running))
         target.execute('SET SESSION sql_log_bin = 0')
         target.execute('SET GLOBAL gtid_slave_pos = %s', (gtid_pos,))
-        tables = count_rows(target, databases, params['row_count'] == 'exact')
+        tables = count_rows(target, databases, result['row_count'] == 'exact')
         seconds = time.monotonic() - started
         target.execute_all(record_setup_statements())
         target.execute(*record_start_statement('mariabackup', source_label, source_identity, databases))

@@ -710,7 +710,7 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 def test_filters_are_registered():
     assert sorted(FILTERS) == ['app_map_state', 'cleanup_settings', 'expansion_plan', 'expansion_state',
                                'gtid_start_position', 'rollback_publish', 'rollback_route_state', 'route_unacknowledged',
-                               'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'split_links_problem',
+                               'seed_stream_problems', 'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'split_links_problem',
                                'wrote_in_domain']
 
 
@@ -793,3 +793,12 @@ def test_cleanup_settings_refusals_name_the_inventory_variable(variables, said):
 def test_cleanup_settings_keep_names_exactly():
     settings = _cleanup({'smooth_sharded_tables': [{'name': 'shop.t%%', 'key': 'k`x'}, {'name': 'shop.t%', 'key': 'k'}]})
     assert [table['name'] for table in settings['tables']] == ['shop.t%%', 'shop.t%']
+
+
+def test_seed_stream_problems_reads_the_source_and_names_a_bad_reading():
+    said = FILTERS['seed_stream_problems']('user=yes\nhost_key=yes\nkeys_path=/root/.ssh/authorized_keys\n'
+                                           'keys_writable=no\nbackup=/usr/bin/mariabackup\n', 'lab-3', 'lab-1', 'root',
+                                           '/root/.ssh/authorized_keys', 'mariabackup --backup', True, True)
+    assert len(said) == 1 and said[0].startswith('lab-1 cannot write smooth_seed_authorized_keys')
+    with pytest.raises(AnsibleFilterError, match='^smooth.mariadb.seed_stream_problems: .* lacks user'):
+        FILTERS['seed_stream_problems']('', 'lab-3', 'lab-1', 'root', '/k', 'mariabackup', True, True)

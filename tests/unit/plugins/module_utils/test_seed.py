@@ -21,6 +21,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     SeedError,
     StreamResult,
     choose_method,
+    exact_row_count,
     describe_stream_failure,
     dump_command,
     format_bytes,
@@ -482,3 +483,12 @@ def test_needs_compression(route, compress, reason):
 def test_source_size_query_binds_every_name():
     sql, params = source_size_query(['shop', "o'hare`s"])
     assert params == ['shop', "o'hare`s"] and sql.count('%s') == 2 and "o'hare" not in sql
+
+
+@pytest.mark.parametrize('requested, method, exact', [
+    ('exact', 'dump', True), ('exact', 'mariabackup', True),
+    ('estimate', 'dump', False), ('estimate', 'mariabackup', False),
+    ('auto', 'dump', True), ('auto', 'mariabackup', False),
+])
+def test_rows_are_counted_after_a_dump_and_estimated_after_a_physical_copy_with_auto(requested, method, exact):
+    assert exact_row_count(requested, method) is exact
