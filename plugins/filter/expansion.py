@@ -151,13 +151,13 @@ def _wrote_in_domain(position, domain):
 
 
 def _seed_stream_problems(source_output, new_node, source, ssh_user, authorized_keys, backup_command,
-                          sshd_open, ssh_client):
+                          sshd_open, ssh_client, new_address=''):
     try:
         readings = parse_stream_readings(source_output)
     except SeedError as exc:
         raise AnsibleFilterError('smooth.mariadb.seed_stream_problems: %s' % exc)
     return stream_problems(readings, new_node, source, ssh_user, authorized_keys, backup_command,
-                           bool(sshd_open), bool(ssh_client))
+                           bool(sshd_open), bool(ssh_client), new_address or '')
 
 
 def _rollback_route_state(app_map, file_map, file_known):

@@ -14,6 +14,8 @@ copy of accounts in seed_accounts.py.
 
 from __future__ import annotations
 
+import fnmatch
+import ipaddress
 import os
 import re
 import shutil
@@ -143,30 +145,125 @@ def describe_backup_stream_failure(result, secrets=()):
 # The preflight reads these on the node a new node is seeded from (a shell
 # script prints key=value lines, tasks/preflight_new.yml) and on the new node.
 STREAM_READINGS = ('user', 'host_key', 'keys_path', 'keys_writable', 'backup')
+# Read there too when they can be: the account's home and groups, and the
+# lines of sshd -T (its configuration as it applies to a connection from the
+# new node, Match blocks included), one "sshd=<keyword> <value>" line each.
+OPTIONAL_STREAM_READINGS = ('home', 'groups', 'sshd_error')
+SSHD_KEYWORDS = ('pubkeyauthentication', 'permitrootlogin', 'authorizedkeysfile', 'allowusers', 'denyusers',
+                 'allowgroups', 'denygroups')
 
 
 def parse_stream_readings(text):
     """The ``key=value`` lines of the preflight's reading on the source, as a dict (pure).
 
+    The ``sshd=`` lines become ``readings['sshd']``: ``{keyword: [value, ...]}``
+    (sshd -T prints AllowUsers and its kind one line per entry).
+
     :raises SeedError: when a reading is missing (the script did not run as written)
     """
-    readings = {}
+    readings = {'sshd': {}}
     for line in to_text(text).splitlines():
         key, sep, value = line.partition('=')
-        if sep and key.strip() in STREAM_READINGS:
-            readings[key.strip()] = value.strip()
+        key = key.strip()
+        if not sep:
+            continue
+        if key == 'sshd':
+            keyword, _sep, rest = value.strip().partition(' ')
+            if keyword.lower() in SSHD_KEYWORDS:
+                readings['sshd'].setdefault(keyword.lower(), []).append(rest.strip())
+        elif key in STREAM_READINGS or key in OPTIONAL_STREAM_READINGS:
+            readings[key] = value.strip()
     missing = [key for key in STREAM_READINGS if key not in readings]
     if missing:
         raise SeedError('the reading of the seed source lacks %s: %r' % (', '.join(missing), to_text(text)[:300]))
     return readings
 
 
-def stream_problems(readings, new_node, source, ssh_user, authorized_keys, backup_command, sshd_open, ssh_client):
+def _matches_host(pattern, address):
+    """Whether the host part of an AllowUsers/DenyUsers entry matches ``address`` (a pattern or a CIDR network)."""
+    if '/' in pattern:
+        try:
+            return ipaddress.ip_address(address) in ipaddress.ip_network(pattern, strict=False)
+        except ValueError:
+            return False
+    return fnmatch.fnmatchcase(address, pattern)
+
+
+def _user_entry_matches(entry, user, address):
+    name, _sep, host = entry.partition('@')
+    return fnmatch.fnmatchcase(user, name) and (not host or _matches_host(host, address))
+
+
+def keys_files(values, user, home):
+    """The files sshd reads an account's keys from, from AuthorizedKeysFile (pure): a list, None when unknown.
+
+    Tokens: %% is %, %h the home directory, %u the user name; a relative path
+    is relative to the home directory. Another token (%U, the uid) makes the
+    list unknown.
+    """
+    files = []
+    for word in ' '.join(values).split():
+        if word == 'none':
+            continue
+        if re.search(r'%[^%hu]', word.replace('%%', '')):
+            return None
+        path = word.replace('%h', home or '').replace('%u', user).replace('%%', '%')
+        if not path.startswith('/'):
+            if not home:
+                return None
+            path = os.path.join(home, path)
+        files.append(os.path.normpath(path))
+    return files
+
+
+def sshd_problems(sshd, user, home, groups, authorized_keys, address):
+    """Why the ssh server (its ``sshd -T`` readings) would refuse the seed's key (pure): a list of reasons.
+
+    ``sshd`` is ``{keyword: [values]}``; an empty dict (sshd -T could not be read)
+    gives no reason. ``address`` is the new node's, which Match blocks and
+    AllowUsers entries with a host part were judged against.
+    """
+    reasons = []
+    if not sshd:
+        return reasons
+    first = dict((key, values[0].lower()) for key, values in sshd.items() if values)
+    if first.get('pubkeyauthentication') == 'no':
+        reasons.append('its sshd accepts no keys (PubkeyAuthentication no)')
+    if user == 'root' and first.get('permitrootlogin') == 'no':
+        reasons.append('its sshd refuses root (PermitRootLogin no; the seed key needs prohibit-password or '
+                       'forced-commands-only, or set smooth_seed_ssh_user to another account that can read the '
+                       'datadir)')
+    if 'authorizedkeysfile' in sshd:
+        files = keys_files(sshd['authorizedkeysfile'], user, home)
+        if files is not None and os.path.normpath(authorized_keys) not in files:
+            reasons.append('its sshd reads the keys of %s from %s only (AuthorizedKeysFile), not from '
+                           'smooth_seed_authorized_keys %s' % (user, ', '.join(files) or 'no file', authorized_keys))
+    allow_users = sshd.get('allowusers', [])
+    if allow_users and not any(_user_entry_matches(entry, user, address) for entry in allow_users):
+        reasons.append('its sshd lets in only AllowUsers %s' % ' '.join(allow_users))
+    denied = [entry for entry in sshd.get('denyusers', []) if _user_entry_matches(entry, user, address)]
+    if denied:
+        reasons.append('its sshd refuses %s (DenyUsers %s)' % (user, ' '.join(denied)))
+    member_of = (groups or '').split()
+    allow_groups = sshd.get('allowgroups', [])
+    if allow_groups and not any(fnmatch.fnmatchcase(group, pattern) for group in member_of for pattern in allow_groups):
+        reasons.append('its sshd lets in only AllowGroups %s, and %s is in %s'
+                       % (' '.join(allow_groups), user, ', '.join(member_of) or 'no group it could read'))
+    denied_groups = [pattern for pattern in sshd.get('denygroups', [])
+                     if any(fnmatch.fnmatchcase(group, pattern) for group in member_of)]
+    if denied_groups:
+        reasons.append('its sshd refuses the groups of %s (DenyGroups %s)' % (user, ' '.join(denied_groups)))
+    return reasons
+
+
+def stream_problems(readings, new_node, source, ssh_user, authorized_keys, backup_command, sshd_open, ssh_client,
+                    new_address=''):
     """What would stop a mariabackup seed from ``source`` to ``new_node``, one sentence per problem (pure).
 
     ``readings`` come from :func:`parse_stream_readings` (read on the source);
     ``sshd_open`` says whether the new node reached the source's port 22, and
-    ``ssh_client`` whether the new node has ``ssh`` and ``ssh-keygen``. Each
+    ``ssh_client`` whether the new node has ``ssh`` and ``ssh-keygen``;
+    ``new_address`` is the address the new node connects from. Each
     sentence names the host, the setting and the fix. An empty list: the seed's
     ssh stream has what it needs (the key it makes is allowed only for the copy).
     """
@@ -194,6 +291,11 @@ def stream_problems(readings, new_node, source, ssh_user, authorized_keys, backu
                         'smooth_seed_authorized_keys to another file sshd reads for %s (for example '
                         '~/.ssh/authorized_keys2), or set smooth_seed_method: dump'
                         % (source, authorized_keys, where, ssh_user))
+    reasons = sshd_problems(readings.get('sshd') or {}, ssh_user, readings.get('home'), readings.get('groups'),
+                            authorized_keys, new_address)
+    if reasons:
+        problems.append('%s would refuse the seed key of %s as %s: %s; change the ssh server there or these '
+                        'settings, or set smooth_seed_method: dump' % (source, new_node, ssh_user, '; '.join(reasons)))
     if not readings.get('backup'):
         program = (backup_command or '').split()[:1]
         problems.append('%s cannot run %s (the first word of smooth_seed_backup_command, not found): install '
