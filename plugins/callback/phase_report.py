@@ -48,6 +48,8 @@ from ansible.plugins.callback import CallbackBase
 _COUNTERS = {
     'smooth.mariadb.shard_purge': ('rows_purged', 'deleted'),
     'smooth.mariadb.seed': ('rows_seeded', 'rows'),
+    # The role runs the seed as an async job; its result comes from seed_wait.
+    'smooth.mariadb.seed_wait': ('rows_seeded', 'rows'),
 }
 
 

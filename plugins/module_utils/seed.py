@@ -17,6 +17,7 @@ helpers are in seed_backup.py, the copy of accounts in seed_accounts.py.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -520,8 +521,36 @@ def _stop(process):
             pass
 
 
+def progress_text(progress):
+    """One line for a copy's progress record (pure).
+
+    ``progress`` is what :func:`write_progress` wrote: ``state`` (copying,
+    preparing, restarting, counting, done), ``method``, ``bytes`` moved so far,
+    ``seconds`` since the copy began and ``source_bytes`` (the data and index
+    bytes of the source, table statistics). The stream's bytes are not the
+    data's (a dump is SQL text, a backup carries InnoDB's system files), so
+    the source's size is given beside them, not as a percentage.
+    """
+    moved = progress.get('bytes') or 0
+    seconds = float(progress.get('seconds') or 0)
+    rate = ' (%s/s)' % format_bytes(moved / seconds) if seconds > 0 else ''
+    text = '%s by %s: %s streamed in %d s%s' % (
+        progress.get('state') or 'copying', progress.get('method') or '?', format_bytes(moved), seconds, rate)
+    if progress.get('source_bytes'):
+        text += '; the source holds %s of data' % format_bytes(progress['source_bytes'])
+    return text
+
+
+def write_progress(path, progress):
+    """Write a copy's progress record to ``path`` (JSON, replaced in one rename so a reader never sees half)."""
+    temporary = '%s.tmp' % path
+    with open(temporary, 'w') as handle:
+        json.dump(progress, handle, sort_keys=True)
+    os.rename(temporary, path)
+
+
 def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHUNK, clock=time.monotonic,
-                stop_check=None, stop_interval=STOP_CHECK_INTERVAL):
+                stop_check=None, stop_interval=STOP_CHECK_INTERVAL, progress=None):
     """Pipe ``dump_cmd``'s output into ``restore_cmd``, through this process.
 
     Counts the bytes, feeds them to ``scanner`` (a :class:`CoordinateScanner`),
@@ -529,8 +558,9 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
     run the tail of a failed dump: when the dump fails, the restore is killed
     before its input is closed. ``stop_check``, when given, is called every
     ``stop_interval`` seconds; a non-empty answer (the reason) kills both
-    programs as the timeout does and is returned as ``stopped``. Standard
-    errors go to files in ``workdir``. Returns a :class:`StreamResult` (the
+    programs as the timeout does and is returned as ``stopped``. ``progress``,
+    when given, is called as often with the bytes moved so far and the seconds
+    since the start. Standard errors go to files in ``workdir``. Returns a :class:`StreamResult` (the
     coordinates are the scanner's result, or the SeedError text when it has
     none).
     """
@@ -539,6 +569,7 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
     restore_err_path = os.path.join(workdir, 'restore.stderr')
     started = clock()
     total = 0
+    counted = [0]  # what the watcher reads for progress
     timed_out = threading.Event()
     dump = restore = None
     with open(dump_err_path, 'wb') as dump_err, open(restore_err_path, 'wb') as restore_err:
@@ -566,7 +597,9 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
         def watch():
             # Bounded: ends with the copy (finished) or at the first reason to stop.
             while not finished.wait(stop_interval):
-                reason = stop_check()
+                if progress is not None:
+                    progress(counted[0], clock() - started)
+                reason = stop_check() if stop_check is not None else ''
                 if reason:
                     stopped.append(reason)
                     timed_out.set()
@@ -575,7 +608,7 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
                     return
 
         watcher = None
-        if stop_check is not None:
+        if stop_check is not None or progress is not None:
             watcher = threading.Thread(target=watch)
             watcher.daemon = True
             watcher.start()
@@ -586,6 +619,7 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
                 if not data:
                     break
                 total += len(data)
+                counted[0] = total
                 scanner.feed(data)
                 try:
                     restore.stdin.write(data)

@@ -162,6 +162,13 @@ options:
         RV(compress) and RV(compress_reason) say what was chosen.
       - Method V(dump) only.
     type: bool
+  progress_file:
+    description:
+      - A file on the target where the copy's progress is kept while it runs (JSON - C(state), C(method), C(bytes)
+        streamed, C(seconds), C(source_bytes)), replaced every second and removed when the task ends. Unset, none is
+        kept.
+      - For M(smooth.mariadb.seed_wait), which prints it while the task runs as an async job.
+    type: path
   row_count:
     description:
       - V(exact) counts the rows of every copied table on the target after the restore
@@ -566,6 +573,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     select_databases,
     source_size_query,
     stream_dump,
+    write_progress,
     user_databases,
     write_option_file,
 )
@@ -612,6 +620,7 @@ def argument_spec():
         force=dict(type='bool', default=False),
         compress=dict(type='bool'),
         row_count=dict(type='str', default='exact', choices=['exact', 'estimate', 'auto']),
+        progress_file=dict(type='path'),
         timeout=dict(type='int', default=3600),
         dump_binary=dict(type='path'),
         client_binary=dict(type='path'),
@@ -626,6 +635,21 @@ def argument_spec():
         run_lock_path=dict(type='path', default='/var/lib/smooth-mariadb/run.lock'),
     )
     return spec
+
+
+def progress_writer(module, result):
+    """The copy's progress hook, ``hook(bytes, seconds, state='copying')`` writing O(progress_file); None without it."""
+    path = module.params.get('progress_file')
+    if not path or module.check_mode:
+        return None
+
+    def hook(moved, seconds, state='copying'):
+        try:
+            write_progress(path, dict(state=state, method=result['method'], bytes=moved, seconds=round(seconds, 1),
+                                      source_bytes=result.get('source_bytes') or 0))
+        except OSError:
+            pass  # the progress is for the operator's eyes; the copy goes on without it
+    return hook
 
 
 def run_stop_check(params):
@@ -1010,7 +1034,7 @@ def apply_seed(module, target, source, source_identity, source_label, databases,
     try:
         if databases:
             streamed, gtid_pos, log_file, log_pos = copy_with_dump(
-                module, databases, dump_bin, client_bin, secrets, result['compress'])
+                module, databases, dump_bin, client_bin, secrets, result['compress'], progress_writer(module, result))
         else:
             streamed, (gtid_pos, log_file, log_pos) = 0, position_without_data(source, source_label)
         binlog_after = target.fetch_one('SELECT @@GLOBAL.gtid_binlog_pos AS pos')['pos']
@@ -1044,7 +1068,7 @@ def apply_seed(module, target, source, source_identity, source_label, databases,
     return result
 
 
-def copy_with_dump(module, databases, dump_bin, client_bin, secrets, compress):
+def copy_with_dump(module, databases, dump_bin, client_bin, secrets, compress, progress=None):
     """Stream the dump into the target; returns (bytes, gtid, log_file, log_pos)."""
     params = module.params
     option_file = read_config_file(module)
@@ -1057,7 +1081,7 @@ def copy_with_dump(module, databases, dump_bin, client_bin, secrets, compress):
         target_file = write_option_file(workdir, 'target.cnf', target_kwargs)
         stream = stream_dump(dump_command(dump_bin, source_file, databases, compress),
                              restore_command(client_bin, target_file), workdir, params['timeout'],
-                             scanner=CoordinateScanner(), stop_check=run_stop_check(params))
+                             scanner=CoordinateScanner(), stop_check=run_stop_check(params), progress=progress)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     failure = describe_stream_failure(stream, secrets)
@@ -1215,6 +1239,7 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
     old_datadir = aside_path(datadir, OLD_DATADIR_SUFFIX, stamp)
     if os.path.exists(old_datadir):
         raise SeedFailed('%s exists already; try again in a second' % old_datadir)
+    progress = progress_writer(module, result)
 
     # 1. Stream the backup into the work directory (the target server still runs).
     if os.path.isdir(work_dir):
@@ -1229,7 +1254,8 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
         step.commands.append('%s | %s' % (step.show(params['backup_command']),
                                           step.show(extract_command(plan['mbstream'], backup_dir))))
         stream = stream_dump(params['backup_command'], extract_command(plan['mbstream'], backup_dir), logs,
-                             params['timeout'], scanner=NullScanner(), stop_check=run_stop_check(params))
+                             params['timeout'], scanner=NullScanner(), stop_check=run_stop_check(params),
+                             progress=progress)
     finally:
         shutil.rmtree(logs, ignore_errors=True)
     failure = describe_backup_stream_failure(stream, step.secrets)
@@ -1238,6 +1264,8 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
                          % (failure, work_dir))
 
     # 2. Prepare and read the coordinates (still nothing changed on the target).
+    if progress is not None:
+        progress(stream.bytes, stream.seconds, 'preparing')
     step.run('prepare', prepare_command(plan['mariabackup'], backup_dir))
     gtid_pos, log_file, log_pos = read_binlog_info(backup_dir)
 
@@ -1263,6 +1291,8 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
                              % ', '.join(running))
         target.execute('SET SESSION sql_log_bin = 0')
         target.execute('SET GLOBAL gtid_slave_pos = %s', (gtid_pos,))
+        if progress is not None:
+            progress(stream.bytes, time.monotonic() - started, 'counting')
         tables = count_rows(target, databases, result['row_count'] == 'exact')
         seconds = time.monotonic() - started
         target.execute_all(record_setup_statements())
@@ -1363,6 +1393,11 @@ def main():
             try:
                 connection.close()
             except Exception:  # closed already (method mariabackup restarts the target)
+                pass
+        for leftover in ((params['progress_file'], params['progress_file'] + '.tmp') if params['progress_file'] else ()):
+            try:
+                os.unlink(leftover)
+            except OSError:
                 pass
     result['queries'] = list(target.queries)
     module.exit_json(**result)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -22,6 +23,8 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     StreamResult,
     choose_method,
     exact_row_count,
+    progress_text,
+    write_progress,
     describe_stream_failure,
     dump_command,
     format_bytes,
@@ -345,6 +348,17 @@ class TestStream(object):
         assert result.stopped == '' and describe_stream_failure(result) is None
         assert result.bytes == len(DUMP) * 200
 
+    def test_progress_is_reported_while_the_copy_runs(self, tmp_path):
+        # Writes 5 bytes, then 5 more a second later: the progress calls see the count grow, with the seconds.
+        writer = python('import sys, time\nfor _ in range(2):\n    sys.stdout.write("-- x\\n")\n'
+                        '    sys.stdout.flush()\n    time.sleep(0.6)')
+        seen = []
+        result = stream_dump(writer, python(RESTORER) + [str(tmp_path / 'o')], str(tmp_path), timeout=60,
+                             stop_interval=0.2, progress=lambda moved, seconds: seen.append((moved, seconds)))
+        assert result.bytes == 10 and not result.stopped
+        assert len(seen) >= 3 and seen[0][0] in (0, 5) and seen[-1][0] == 10
+        assert all(later[1] > earlier[1] for earlier, later in zip(seen, seen[1:]))
+
     def test_missing_program(self, tmp_path):
         with pytest.raises(OSError):
             stream_dump([str(tmp_path / 'nope')], python(RESTORER) + [str(tmp_path / 'o')], str(tmp_path), timeout=5)
@@ -492,3 +506,20 @@ def test_source_size_query_binds_every_name():
 ])
 def test_rows_are_counted_after_a_dump_and_estimated_after_a_physical_copy_with_auto(requested, method, exact):
     assert exact_row_count(requested, method) is exact
+
+
+def test_progress_text_gives_the_stream_beside_the_source_size():
+    assert progress_text(dict(state='copying', method='mariabackup', bytes=3 * 1024 ** 3, seconds=40,
+                              source_bytes=10 * 1024 ** 3)) == (
+        'copying by mariabackup: 3.0 GiB streamed in 40 s (76.8 MiB/s); the source holds 10.0 GiB of data')
+    assert progress_text(dict(state='preparing', method='mariabackup', bytes=0, seconds=0)) == (
+        'preparing by mariabackup: 0 bytes streamed in 0 s')
+
+
+def test_write_progress_replaces_the_record_whole(tmp_path):
+    path = str(tmp_path / 'seed.progress')
+    write_progress(path, dict(state='copying', bytes=1))
+    write_progress(path, dict(state='done', bytes=2))
+    with open(path) as handle:
+        assert json.load(handle) == dict(state='done', bytes=2)
+    assert os.listdir(str(tmp_path)) == ['seed.progress']

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -186,13 +187,13 @@ def test_apply_order_lock_and_record(monkeypatch):
     target = FakeServer(21, estimates=[('shop', 'orders', 0)])
     copies = []
 
-    def fake_copy(module, databases, dump_bin, client_bin, secrets, compress):
-        copies.append((databases, dump_bin, client_bin, compress))
+    def fake_copy(module, databases, dump_bin, client_bin, secrets, compress, progress):
+        copies.append((databases, dump_bin, client_bin, compress, progress))
         return 5000, '1-11-7', 'mysql-bin.000002', 400
 
     monkeypatch.setattr(mod, 'copy_with_dump', fake_copy)
     result = run(FakeModule(), source, target)
-    assert copies == [(['shop'], '/usr/bin/mariadb-dump', '/usr/bin/mariadb', True)]
+    assert copies == [(['shop'], '/usr/bin/mariadb-dump', '/usr/bin/mariadb', True, None)]
     executed = target.executed()
     assert executed[0] == 'SET SESSION sql_log_bin = 0'
     assert executed[1].startswith('CREATE DATABASE IF NOT EXISTS') and executed[3].startswith('REPLACE INTO')
@@ -204,6 +205,26 @@ def test_apply_order_lock_and_record(monkeypatch):
         ('1-11-7', 'mysql-bin.000002', 400)
     assert result['tables'] == {'shop.orders': 42} and result['rows'] == 42 and result['bytes'] == 5000
     assert result['record']['state'] == 'seeded'
+
+
+def test_the_copy_keeps_its_progress_in_progress_file(monkeypatch, tmp_path):
+    source = FakeServer(11, schemas=['shop'])
+    target = FakeServer(21, estimates=[('shop', 'orders', 0)])
+    path = str(tmp_path / 'seed.progress')
+    seen = []
+
+    def fake_copy(module, databases, dump_bin, client_bin, secrets, compress, progress):
+        progress(4096, 2.0)
+        with open(path) as handle:
+            seen.append(json.load(handle))
+        return 5000, '1-11-7', 'mysql-bin.000002', 400
+
+    monkeypatch.setattr(mod, 'copy_with_dump', fake_copy)
+    run(FakeModule(progress_file=path), source, target)
+    assert seen == [dict(state='copying', method='dump', bytes=4096, seconds=2.0, source_bytes=4096)]
+    # Without progress_file, and in check mode, no hook.
+    assert mod.progress_writer(FakeModule(), {}) is None
+    assert mod.progress_writer(FakeModule(check_mode=True, progress_file=path), {}) is None
 
 
 def test_failed_copy_marks_the_target_not_seeded(monkeypatch):
