@@ -116,14 +116,15 @@ def assert_no_secret(result, *secrets):
         assert secret not in blob
 
 
-def test_seed_under_writes_then_replicate_and_rerun(ansible, servers, seed_source, target, waiter):
+def test_seed_under_writes_then_replicate_and_rerun(ansible, servers, seed_source, target, waiter, tmp_path):
     a, c = seed_source, target
     writer = orders_writer(a, 200000)
     writer.start()
+    progress_file = str(tmp_path / 'seed.progress')
     try:
         waiter(lambda: writer.written > 20, what='writes on the source')
         written_before = writer.written
-        seeded = ansible(MODULE, seed_args(c, a))
+        seeded = ansible(MODULE, dict(seed_args(c, a), progress_file=progress_file))
         written_after = writer.written
     finally:
         writer.stop()
@@ -131,6 +132,9 @@ def test_seed_under_writes_then_replicate_and_rerun(ansible, servers, seed_sourc
     assert seeded.get('failed') is not True, seeded.get('msg')
     assert seeded['changed'] is True
     assert written_after > written_before  # a kept writing during the copy
+    # The progress file is for the time of the copy only; the rows were counted (row_count exact by default).
+    assert not os.path.exists(progress_file) and not os.path.exists(progress_file + '.tmp')
+    assert seeded['row_count'] == 'exact'
 
     # Every user schema of a, none of the excluded ones.
     assert {'shop', 'crm', 'smoke'} <= set(seeded['databases'])
