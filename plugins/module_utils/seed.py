@@ -541,12 +541,25 @@ def progress_text(progress):
     return text
 
 
+def _progress_temporary(path):
+    return '%s.tmp' % path
+
+
 def write_progress(path, progress):
     """Write a copy's progress record to ``path`` (JSON, replaced in one rename so a reader never sees half)."""
-    temporary = '%s.tmp' % path
+    temporary = _progress_temporary(path)
     with open(temporary, 'w') as handle:
         json.dump(progress, handle, sort_keys=True)
     os.rename(temporary, path)
+
+
+def remove_progress(path):
+    """Remove the progress record at ``path`` and a half-written one beside it, if any."""
+    for leftover in (path, _progress_temporary(path)):
+        try:
+            os.unlink(leftover)
+        except OSError:
+            pass
 
 
 def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHUNK, clock=time.monotonic,
@@ -568,8 +581,7 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
     dump_err_path = os.path.join(workdir, 'dump.stderr')
     restore_err_path = os.path.join(workdir, 'restore.stderr')
     started = clock()
-    total = 0
-    counted = [0]  # what the watcher reads for progress
+    counted = [0]  # the bytes moved; a list, so that the watcher reads the count as it grows
     timed_out = threading.Event()
     dump = restore = None
     with open(dump_err_path, 'wb') as dump_err, open(restore_err_path, 'wb') as restore_err:
@@ -618,8 +630,7 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
                 data = dump.stdout.read1(chunk)
                 if not data:
                     break
-                total += len(data)
-                counted[0] = total
+                counted[0] += len(data)
                 scanner.feed(data)
                 try:
                     restore.stdin.write(data)
@@ -651,7 +662,7 @@ def stream_dump(dump_cmd, restore_cmd, workdir, timeout, scanner=None, chunk=CHU
         coordinates = scanner.result()
     except SeedError as exc:
         coordinates = str(exc)
-    return StreamResult(total, clock() - started, dump_rc, restore_rc, _read_text(dump_err_path),
+    return StreamResult(counted[0], clock() - started, dump_rc, restore_rc, _read_text(dump_err_path),
                         _read_text(restore_err_path), timed_out.is_set() and not stopped, coordinates,
                         stopped[0] if stopped else '')
 

@@ -570,6 +570,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.seed import (
     record_setup_statements,
     record_start_statement,
     restore_command,
+    remove_progress,
     select_databases,
     source_size_query,
     stream_dump,
@@ -1394,11 +1395,8 @@ def main():
                 connection.close()
             except Exception:  # closed already (method mariabackup restarts the target)
                 pass
-        for leftover in ((params['progress_file'], params['progress_file'] + '.tmp') if params['progress_file'] else ()):
-            try:
-                os.unlink(leftover)
-            except OSError:
-                pass
+        if params['progress_file']:
+            remove_progress(params['progress_file'])
     result['queries'] = list(target.queries)
     module.exit_json(**result)
 
