@@ -16,6 +16,12 @@ also leave the run printing nothing more (CI, stop 23: it was raised inside a
 weakref callback, and the run was silent until killed 590 s later); so after
 --quiet seconds without output the signal is sent again too.
 
+--fault TEXT::COMMAND (repeatable) runs COMMAND beside the command at the
+first line containing TEXT, without interrupting it (kill_holder.py: a VIP
+holder's mariadbd killed at a chosen step of the expansion); its output is
+copied to stdout after "[fault] ". Without --at, the command is only watched
+for its faults.
+
 With --signal KILL the command is killed instead (kill -9 of ansible-playbook:
 what a lost controller looks like to the hosts); its workers and ssh sessions
 are left running, as they would be, and the script returns at once.
@@ -23,11 +29,13 @@ are left running, as they would be, and the script returns at once.
 Exit status: 0 when the command was interrupted at that line and ended with a
 failure status; 3 when the line never came (the command ended first, status
 in the last line printed); 4 when the command ignored the interrupt or ran past
---timeout (it is then killed).
+--timeout (it is then killed); 5 when a fault's line never came or its
+command failed. Without --at: the command's own status (or 4, or 5).
 """
 
 import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -37,8 +45,8 @@ import time
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--after", required=True, help="text of a line that must come first")
-    parser.add_argument("--at", required=True, help="text of the line at which SIGINT is sent")
+    parser.add_argument("--after", default="", help="text of a line that must come first")
+    parser.add_argument("--at", help="text of the line at which SIGINT is sent (none: only the faults)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds the command may run in all")
     parser.add_argument("--grace", type=float, default=60.0, help="seconds it may take to end after SIGINT")
     parser.add_argument("--again", default="TASK [",
@@ -50,11 +58,20 @@ def main(argv=None):
                         help="INT (Ctrl-C, the default) or KILL (kill -9, sent once)")
     parser.add_argument("--delay", type=float, default=0.0,
                         help="seconds to wait after the --at line before the first signal (a task's modules start)")
+    parser.add_argument("--fault", action="append", default=[], metavar="TEXT::COMMAND",
+                        help="run COMMAND beside the command at the first line containing TEXT (repeatable)")
+    parser.add_argument("--fault-timeout", type=float, default=180.0, help="seconds a fault's command may run")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
+    faults = []
+    for spec in args.fault:
+        text, sep, fault_command = spec.partition("::")
+        if not sep or not text or not fault_command.strip():
+            parser.error("--fault %r: expected TEXT::COMMAND" % spec)
+        faults.append({"text": text, "argv": shlex.split(fault_command), "thread": None, "rc": None})
 
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -84,12 +101,38 @@ def main(argv=None):
                         and time.monotonic() - state["last"] >= args.quiet):
                     interrupt("after %.0f s without output" % args.quiet)
 
+    def run_fault(fault):
+        try:
+            done = subprocess.run(fault["argv"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  timeout=args.fault_timeout, env=env, check=False)
+            fault["rc"], output = done.returncode, done.stdout
+        except subprocess.TimeoutExpired as exc:
+            fault["rc"], output = "timeout", exc.stdout or ""
+            output = output.decode(errors="replace") if isinstance(output, bytes) else output
+        with lock:
+            for text in output.splitlines():
+                sys.stdout.write("[fault] %s\n" % text)
+            sys.stdout.write("[interrupt_at] %.0f s: fault at %r ended (status %s)\n"
+                             % (time.monotonic() - started, fault["text"], fault["rc"]))
+            sys.stdout.flush()
+
+    def start_faults(line):
+        for fault in faults:
+            if fault["thread"] is None and fault["text"] in line:
+                sys.stdout.write("[interrupt_at] %.0f s: fault at: %s\n" % (time.monotonic() - started, line.strip()))
+                sys.stdout.flush()
+                fault["thread"] = threading.Thread(target=run_fault, args=(fault,), daemon=True)
+                fault["thread"].start()
+
     quiet_watch = threading.Thread(target=resend_when_quiet, daemon=True)
     try:
         for line in proc.stdout:
             with lock:
                 sys.stdout.write(line)
                 state["last"] = time.monotonic()
+                start_faults(line)
+                if args.at is None:
+                    continue
                 if not seen_after and args.after in line:
                     seen_after = True
                 elif (seen_after and state["sent"] < args.tries
@@ -117,12 +160,24 @@ def main(argv=None):
             return 4
     finally:
         watchdog.cancel()
+    for fault in faults:
+        if fault["thread"] is not None:
+            fault["thread"].join(args.fault_timeout + 10)
+    failed = [fault for fault in faults if fault["rc"] != 0]
+    for fault in failed:
+        print("[interrupt_at] the fault at %r %s" % (fault["text"], "never came" if fault["thread"] is None
+                                                     else "failed (status %s)" % fault["rc"]))
+    if rc == -signal.SIGKILL and not (args.signal == "KILL" and interrupted):
+        print("[interrupt_at] the command ran past %.0f s: killed" % args.timeout)
+        return 4
+    if failed:
+        return 5
+    if args.at is None:
+        print("[interrupt_at] the command ended with status %d" % rc)
+        return rc
     if rc == -signal.SIGKILL and args.signal == "KILL" and interrupted:
         print("[interrupt_at] the command was killed (kill -9)")
         return 0
-    if rc == -signal.SIGKILL:
-        print("[interrupt_at] the command ran past %.0f s: killed" % args.timeout)
-        return 4
     if not interrupted:
         print("[interrupt_at] the command ended (status %d) before a line with %r after %r"
               % (rc, args.at, args.after))

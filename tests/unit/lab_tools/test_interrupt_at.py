@@ -116,3 +116,47 @@ def test_sends_again_when_the_command_goes_quiet_after_a_lost_signal(tmp_path, c
     assert said[1] == ('[interrupt_at] sending SIGINT (2 of at most 5, the one before was lost) '
                        'after 1 s without output')
     assert said[-1] == '[interrupt_at] the command was interrupted and ended with status 99'
+
+
+def _fault(tmp_path, name, code):
+    path = tmp_path / name
+    path.write_text(code)
+    return '%s %s' % (sys.executable, path)
+
+
+def test_a_fault_runs_beside_the_command_at_its_line_and_the_commands_status_is_returned(tmp_path, capsys, fake):
+    marker = tmp_path / 'ran'
+    fault = _fault(tmp_path, 'fault.py', 'import sys; open(sys.argv[1], "w").write("x"); print("FIGURE done")')
+    rc = interrupt_at.main(['--fault', 'TASK [b]::%s %s' % (fault, marker), '--'] + fake(0))
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 0
+    assert marker.read_text() == 'x'
+    assert '[fault] FIGURE done' in out
+    # The fault started at its line, not before: the lines before it are printed first.
+    assert out.index('TASK [b]') < [i for i, line in enumerate(out) if 'fault at: TASK [b]' in line][0]
+    assert out[-1] == '[interrupt_at] the command ended with status 0'
+
+
+def test_a_fault_that_fails_or_whose_line_never_comes_fails_the_run(tmp_path, capsys, fake):
+    failing = _fault(tmp_path, 'failing.py', 'import sys; print("no move"); sys.exit(1)')
+    rc = interrupt_at.main(['--fault', 'TASK [b]::%s' % failing, '--'] + fake(0))
+    out = capsys.readouterr().out.splitlines()
+    assert rc == 5
+    assert "[interrupt_at] the fault at 'TASK [b]' failed (status 1)" in out
+    rc = interrupt_at.main(['--fault', 'TASK [zz]::%s' % failing, '--'] + fake(0))
+    assert rc == 5
+    assert "[interrupt_at] the fault at 'TASK [zz]' never came" in capsys.readouterr().out.splitlines()
+
+
+def test_faults_and_an_interrupt_together(tmp_path, capsys, fake):
+    fault = _fault(tmp_path, 'fault.py', 'print("ok")')
+    rc, said = run(capsys, ['--fault', 'PLAY [x]::%s' % fault, '--after', 'PLAY [x', '--at', 'TASK [c', '--']
+                   + fake(0))
+    assert rc == 0
+    assert said[-1] == '[interrupt_at] the command was interrupted and ended with status 99'
+    assert any(line.startswith("[interrupt_at] fault at 'PLAY [x]' ended (status 0)") for line in said)
+
+
+def test_a_fault_without_its_command_is_refused(capsys, fake):
+    with pytest.raises(SystemExit):
+        interrupt_at.main(['--fault', 'TASK [b]', '--'] + fake(0))
