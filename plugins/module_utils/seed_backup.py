@@ -106,6 +106,21 @@ def move_back_command(mariabackup, work_dir, datadir):
     return [mariabackup, '--move-back', '--target-dir=%s' % work_dir, '--datadir=%s' % datadir]
 
 
+class Laps(object):
+    """Seconds of each step of a copy, in order: ``lap(name)`` ends the step begun at the previous lap (or at
+    the start) and names it; ``seconds`` is ``{name: seconds}`` rounded to milliseconds (a repeated name adds up)."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.last = clock()
+        self.seconds = {}
+
+    def lap(self, name):
+        now = self.clock()
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self.last, 3)
+        self.last = now
+
+
 class NullScanner(object):
     """A stream scanner that looks for nothing (the backup's coordinates are in a file)."""
 

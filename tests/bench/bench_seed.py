@@ -132,7 +132,7 @@ def bench_mariabackup(ansible, source, target, work_dir, rows, figures):
         result = ansible('smooth.mariadb.seed', dict(
             target.login_args(), source=dict(login_host=source.host, login_port=source.port), method='mariabackup',
             backup_command=backup, datadir=target.datadir, work_dir=os.path.join(work_dir, 'phy-work'),
-            stop_command=[stop], start_command=[start], row_count='exact'))
+            stop_command=[stop], start_command=[start], row_count='auto'))
         wall = time.monotonic() - wall
         if result.get('failed'):
             print('seed (method mariabackup) failed: %s' % result.get('msg'))
@@ -141,14 +141,19 @@ def bench_mariabackup(ansible, source, target, work_dir, rows, figures):
         copied = result['tables']['bench.orders']
         same = (source.query('CHECKSUM TABLE bench.orders')[0]['Checksum']
                 == target.query('CHECKSUM TABLE bench.orders')[0]['Checksum'])
-        print('seed (method mariabackup): %d rows (of %d) in %.2f s (module), %.2f s (ansible-playbook wall)'
-              % (copied, rows, seconds, wall))
+        print('seed (method mariabackup, row_count auto as the role sets it: %s): %d rows (of %d) in %.2f s (module), '
+              '%.2f s (ansible-playbook wall)' % (result['row_count'], copied, rows, seconds, wall))
+        steps = result.get('step_seconds') or {}
+        print('steps (s): %s; the rest of the module %.2f s'
+              % (', '.join('%s %.2f' % item for item in steps.items()), seconds - sum(steps.values())))
         print('rate: %.0f rows/s, %.1f MB/s of xbstream' % (copied / seconds, result['bytes'] / 1e6 / seconds))
         print('bytes: %d xbstream streamed into mbstream; old datadir kept at %s' % (result['bytes'], result['old_datadir']))
         print('coordinates: gtid_slave_pos=%s, %s:%s; checksums equal: %s'
               % (result['gtid_slave_pos'], result['source_log_file'], result['source_log_pos'], same))
         figures.append(('seed mariabackup (module: stream, prepare, restart)', result['bytes'], seconds))
         figures.append(('seed mariabackup (ansible-playbook wall)', result['bytes'], wall))
+        if steps.get('stream'):
+            figures.append(('seed mariabackup (its stream step only)', result['bytes'], steps['stream']))
     finally:
         take_back(target, mariadbd, stop)
     return 0

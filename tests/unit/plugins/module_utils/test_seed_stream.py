@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed import SeedError
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed_backup import (
+    Laps,
     keys_files,
     parse_stream_readings,
     sshd_problems,
@@ -171,3 +172,14 @@ def test_what_the_lab_image_printed_is_judged():
     assert broken['sshd'] == {} and broken['sshd_error'].endswith('Bad configuration option: NoSuchOption')
     assert stream_problems(broken, 'lab-3', 'lab-1', 'root', '/root/.ssh/authorized_keys2', 'mariabackup --backup',
                            True, True, '10.0.0.3') == []
+
+
+def test_laps_name_the_seconds_of_each_step_in_order_and_add_up_a_repeated_one():
+    ticks = iter([100.0, 103.5, 104.25, 104.25, 106.0])
+    laps = Laps(lambda: next(ticks))
+    laps.lap('stream')
+    laps.lap('prepare')
+    laps.lap('stop')
+    laps.lap('prepare')
+    assert laps.seconds == {'stream': 3.5, 'prepare': 2.5, 'stop': 0.0}
+    assert list(laps.seconds) == ['stream', 'prepare', 'stop']
