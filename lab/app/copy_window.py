@@ -23,7 +23,10 @@ shards.json: the format of ledger_check.py (user, password and every node of
 every shard: name, host, port). A node that does not answer (not installed
 yet, restarting) counts as holding no copy. Bounded: it stops at the stop
 file, after --duration seconds, or on SIGTERM, and each reading has a 2 s
-timeout. Exit 0 after a run with readings, 2 on a usage error.
+timeout. Each node's longest span without an answer is reported too, with its
+last error ("unanswered"): a long window beside a node that could not be read
+says that the reader lost the node, not that the node lost the copy. Exit 0
+after a run with readings, 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -50,6 +53,27 @@ def parse_positions(*lists):
             domain, dummy, seq = item.split('-')
             best[int(domain)] = max(best.get(int(domain), 0), int(seq))
     return best
+
+
+class SilenceTracker(object):
+    """How long each node did not answer, from the names that answered at each reading (pure): a node that does
+    not answer counts as holding no copy, so a window may be a node that could not be read, not a lost copy."""
+
+    def __init__(self, names):
+        self.names = list(names)
+        self.since = {}
+        self.longest = {}
+
+    def observe(self, t, answered, errors):
+        for name in self.names:
+            if name in answered:
+                self.since.pop(name, None)
+                continue
+            began = self.since.setdefault(name, t)
+            record = self.longest.get(name)
+            if record is None or t - began > record['seconds']:
+                self.longest[name] = {'seconds': round(t - began, 3), 'from': began, 'to': t,
+                                      'last_error': errors.get(name, '')}
 
 
 class WindowTracker(object):
@@ -98,8 +122,9 @@ def nodes_of(shards):
     return [node for shard in shards['shards'] for node in shard['nodes']]
 
 
-def read_node(connections, node, user, password):
-    """One reading of a node, or None when it does not answer (the connection is made again next time)."""
+def read_node(connections, node, user, password, errors=None):
+    """One reading of a node, or None when it does not answer (the connection is made again next time; the
+    error is kept in ``errors[name]``)."""
     name = node['name']
     try:
         if name not in connections:
@@ -111,7 +136,9 @@ def read_node(connections, node, user, password):
             cursor.execute(READ)
             row = cursor.fetchone()
         return {'domain': int(row['domain']), 'positions': parse_positions(row['binlog'], row['slave'])}
-    except pymysql.MySQLError:
+    except pymysql.MySQLError as exc:
+        if errors is not None:
+            errors[name] = str(exc)[:300]
         connection = connections.pop(name, None)
         if connection is not None:
             try:
@@ -137,6 +164,8 @@ def main(argv=None):
     stopping = []
     signal.signal(signal.SIGTERM, lambda *dummy: stopping.append(True))
     tracker = WindowTracker()
+    silence = SilenceTracker(node['name'] for node in nodes)
+    errors = {}
     connections = {}
     started = time.monotonic()
     started_wall = time.time()
@@ -145,10 +174,11 @@ def main(argv=None):
         t = time.monotonic() - started
         readings = {}
         for node in nodes:
-            reading = read_node(connections, node, shards['user'], shards['password'])
+            reading = read_node(connections, node, shards['user'], shards['password'], errors)
             if reading is not None:
                 readings[node['name']] = reading
         windows = tracker.observe(t, readings)
+        silence.observe(t, readings, errors)
         timeline.append({'t': round(t, 2), 'wall': round(started_wall + t, 3), 'answered': sorted(readings),
                          'windows': {name: round(value, 3) for name, value in windows.items() if value}})
         time.sleep(max(0.0, args.interval - (time.monotonic() - started - t)))
@@ -157,10 +187,15 @@ def main(argv=None):
     report['interval'] = args.interval
     report['longest_wall'] = None if report['longest_at'] is None else started_wall + report['longest_at']
     report['timeline'] = [entry for entry in timeline if entry['windows']]
+    # Nodes that did not answer for a while (the longest span each, with the last error).
+    report['unanswered'] = silence.longest
     with open(args.out, 'w') as handle:
         json.dump(report, handle, indent=1)
     print('longest single-copy window: %.2f s (node %s, %d readings of %d nodes)'
           % (report['longest_seconds'], report['longest_node'], report['readings'], len(nodes)))
+    for name, record in sorted(silence.longest.items()):
+        print('%s did not answer for %.1f s at most (from %.1f s to %.1f s; last error: %s)'
+              % (name, record['seconds'], record['from'], record['to'], record['last_error'] or '-'))
     return 0
 
 

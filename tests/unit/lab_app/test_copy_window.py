@@ -70,3 +70,14 @@ def test_a_node_that_never_wrote_or_did_not_answer():
     assert tracker.observe(0.0, {'c': reading(3)}) == {'c': 0.0}
     assert tracker.observe(1.0, {}) == {}
     assert tracker.report()['longest_seconds'] == 0.0 and tracker.report()['readings'] == 2
+
+
+def test_the_longest_span_each_node_did_not_answer_with_its_last_error():
+    silence = window_mod.SilenceTracker(['a', 'b'])
+    silence.observe(0.0, {'a': 1, 'b': 1}, {})
+    silence.observe(0.5, {'a': 1}, {'b': 'Too many connections'})
+    silence.observe(1.0, {'a': 1}, {'b': 'Too many connections'})
+    silence.observe(1.5, {'a': 1, 'b': 1}, {'b': 'Too many connections'})
+    silence.observe(2.0, {'a': 1}, {'b': 'refused'})
+    assert 'a' not in silence.longest
+    assert silence.longest['b'] == {'seconds': 0.5, 'from': 0.5, 'to': 1.0, 'last_error': 'Too many connections'}
