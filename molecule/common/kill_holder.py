@@ -45,13 +45,7 @@ def main(argv=None):
     killed = time.monotonic()
     print("kill_holder[%s]: mariadbd killed (kill -9) on %s, the holder of %s" % (args.label, holder, vip), flush=True)
 
-    deadline = killed + args.timeout
-    now_on = None
-    while time.monotonic() < deadline:
-        now_on = fleet.vip_holder(shard)
-        if now_on:
-            break
-        time.sleep(0.2)
+    now_on = fleet.wait_for(lambda: fleet.vip_holder(shard), args.timeout, interval=0.2)
     seconds = time.monotonic() - killed
     if now_on and now_on != holder:
         print("FIGURE failover_seconds[%s] = %.2f (mariadbd killed on %s, VIP %s now on %s)"
