@@ -480,7 +480,12 @@ def build_connect_kwargs(params, option_file=None, autocommit=True):
 
 
 class MariaDBConnectError(Exception):
-    """A connection could not be opened; the message names the server, never the password."""
+    """A connection could not be opened; the message names the server, never the password. ``errno`` is the
+    driver's or server's error number (2003: the server did not answer, 1045: access denied), or None."""
+
+    def __init__(self, message, errno=None):
+        super(MariaDBConnectError, self).__init__(message)
+        self.errno = errno
 
 
 def connect_kwargs(params, autocommit=True):
@@ -580,7 +585,8 @@ def connect_with_params(params, autocommit=True, what=None):
         if kwargs.get('password'):
             message = mask_secrets(message, [to_text(kwargs['password'])])
         raise MariaDBConnectError('Unable to connect to %sMariaDB at %s %s%s: %s'
-                                  % ('the %s, ' % what if what else '', info['target'], who, origin, message))
+                                  % ('the %s, ' % what if what else '', info['target'], who, origin, message),
+                                  errno=db_error_code(exc))
 
 
 def mariadb_connect(module, autocommit=True):

@@ -72,9 +72,21 @@ HASH_MODULUS = 2 ** 64
 # timeout, deadlock, server gone away, connection lost during the statement.
 TRANSIENT_ERRNOS = frozenset((1205, 1213, 2006, 2013))
 
+# Connection errors of a server that may answer again soon, with nothing fixed:
+# it is restarting (systemd after a crash or a kill, a failover) or shutting
+# down: can't connect through the socket or TCP, gone away, lost, shutdown in
+# progress, connection killed. Access denied, an unknown host or a bad option
+# are not among them.
+UNANSWERED_ERRNOS = frozenset((1053, 1927, 2002, 2003, 2006, 2013))
+
 
 class ShardingError(Exception):
-    """A request that cannot be carried out; the message is for the user."""
+    """A request that cannot be carried out; the message is for the user. ``errno``: the server's or driver's
+    error number when a connection failed, else None."""
+
+    def __init__(self, message, errno=None):
+        super(ShardingError, self).__init__(message)
+        self.errno = errno
 
 
 # ---------------------------------------------------------------------------
@@ -949,7 +961,7 @@ def connect_server(params, autocommit=True):
     try:
         return connect_with_params(params, autocommit=autocommit)
     except MariaDBConnectError as exc:
-        raise ShardingError(str(exc))
+        raise ShardingError(str(exc), errno=exc.errno)
 
 
 def target_of(params):

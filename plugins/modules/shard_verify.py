@@ -206,8 +206,10 @@ retryable:
   description:
     - Whether the same call may pass when run again after a short wait, with nothing fixed - V(true) when
       the only failed check is C(mirrors) (the servers are read one after the other, so a write between
-      two reads shows as a difference), and for V(query_failed) after a lock wait timeout, a deadlock or a
-      lost connection (errors 1205, 1213, 2006, 2013); V(false) otherwise.
+      two reads shows as a difference), for V(query_failed) after a lock wait timeout, a deadlock or a
+      lost connection (errors 1205, 1213, 2006, 2013), and for V(cannot_run) when every problem is a server
+      that did not answer (errors 1053, 1927, 2002, 2003, 2006, 2013; it may be restarting, after a crash or a
+      failover); V(false) otherwise.
   returned: when the module fails, except on options Ansible itself rejects
   type: bool
   version_added: 0.2.0
@@ -277,6 +279,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import (
     ShardingError,
     TRANSIENT_ERRNOS,
+    UNANSWERED_ERRNOS,
     baseline_document,
     baseline_problems,
     chunk_bound_statement,
@@ -400,6 +403,8 @@ class Verify(object):
         self.params = module.params
         self.sessions = {}
         self.targets = {}
+        # Names of the servers whose connection failed with an UNANSWERED_ERRNOS error.
+        self.unanswered = []
         self.ownership = {}
         self.infos = {}
         self.failures = []
@@ -422,9 +427,13 @@ class Verify(object):
         self.module.fail_json(msg=msg, reason=reason, retryable=retryable, **self.result(**extra))
 
     def refuse(self, problems):
-        self.fail('shard_verify cannot run: %s'
-                  % ' '.join('(%d) %s.' % (index + 1, text.rstrip('.')) for index, text in enumerate(problems)),
-                  'cannot_run')
+        # Retryable when every problem is a server that did not answer (restarting after a crash or a failover).
+        unanswered = bool(problems) and len(self.unanswered) == len(problems)
+        self.fail('shard_verify cannot run: %s%s'
+                  % (' '.join('(%d) %s.' % (index + 1, text.rstrip('.')) for index, text in enumerate(problems)),
+                     ' The server(s) %s did not answer: if they are restarting, the same call may pass once they '
+                     'run again.' % ', '.join(self.unanswered) if unanswered else ''),
+                  'cannot_run', retryable=unanswered)
 
     # -- input ---------------------------------------------------------------
 
@@ -493,6 +502,8 @@ class Verify(object):
                 connection = connect_server(params)
             except ShardingError as exc:
                 problems.append('server %s: %s' % (entry['name'], exc))
+                if exc.errno in UNANSWERED_ERRNOS:
+                    self.unanswered.append(entry['name'])
                 continue
             session = SqlSession(connection, read_only=True)
             self.sessions[entry['name']] = session

@@ -15,6 +15,7 @@ copied into the wrong shard must be caught.
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -216,3 +217,38 @@ def test_bad_input_is_refused_with_every_problem(ansible, servers, verify_db):
     assert overlap['failed'] is True
     assert 'a and b both own residue(s) 1 of modulus 4' in overlap['msg']
     assert 'no server owns residue(s) 2 of modulus 4' in overlap['msg']
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound, then closed): connecting to it is refused at once."""
+    probe = socket.socket()
+    probe.bind(('127.0.0.1', 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return port
+
+
+def test_a_server_that_does_not_answer_is_retryable_a_wrong_password_is_not(ansible, servers, verify_db):
+    """The verify phase reads every node; one that is restarting (mariadbd killed, a failover) refuses the
+    connection for a few seconds: the module says the same call may pass (retryable), and verify.yml reads
+    again. A wrong password beside it is a problem no wait fixes."""
+    a = servers.a
+    db = verify_db
+    create_tables(a, db)
+    port = closed_port()
+    down = dict(name='down', login_host='127.0.0.1', login_port=port, owned_residues=[1])
+
+    restarting = ansible(MODULE, verify_args(servers, db, mode='record', modulus=2,
+                                             servers=[server_entry(a, 'a', owned_residues=[0]), down]))
+    assert restarting['failed'] is True
+    assert "server down: Unable to connect to MariaDB at 127.0.0.1:%d as user 'admin': (2003)" % port in restarting['msg']
+    assert 'The server(s) down did not answer: if they are restarting, the same call may pass' in restarting['msg']
+    assert (restarting['reason'], restarting['retryable']) == ('cannot_run', True)
+
+    both = ansible(MODULE, verify_args(servers, db, mode='record', modulus=2,
+                                       servers=[server_entry(a, 'a', owned_residues=[0], login_password='wrong'),
+                                                down]))
+    assert both['failed'] is True
+    assert '(1045) Access denied' in both['msg'] and '(2003)' in both['msg']
+    assert 'did not answer' not in both['msg']
+    assert (both['reason'], both['retryable']) == ('cannot_run', False)

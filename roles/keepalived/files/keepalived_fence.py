@@ -137,15 +137,26 @@ def arp_probe(our_mac, target_ip):
     return eth + arp
 
 
-def claims(frame, our_mac, target_ip):
-    """True when frame is an ARP packet from another host that claims target_ip
-    (a reply for it, or a request or announcement sent from it)."""
+def claimant(frame, our_mac, target_ip):
+    """The MAC address ('aa:bb:...') of another host when frame is an ARP packet
+    from it that claims target_ip (a reply for it, or a request or announcement
+    sent from it); None otherwise."""
     if len(frame) < 42 or frame[12:14] != b'\x08\x06':
-        return False
+        return None
     _htype, ptype, _hlen, _plen, op, sha, spa = struct.unpack('!HHBBH6s4s', frame[14:32])
-    if ptype != 0x0800 or op not in (1, 2) or sha == our_mac:
-        return False
-    return spa == socket.inet_aton(target_ip)
+    if ptype != 0x0800 or op not in (1, 2) or sha == our_mac or spa != socket.inet_aton(target_ip):
+        return None
+    return ':'.join('%02x' % byte for byte in sha)
+
+
+def claims(frame, our_mac, target_ip):
+    """True when frame is an ARP packet from another host that claims target_ip."""
+    return claimant(frame, our_mac, target_ip) is not None
+
+
+def probe_report(interface, vip, answered_by):
+    """What --probe prints: whether another host answers for vip on interface, and its MAC address."""
+    return {'interface': interface, 'vip': vip, 'answered': answered_by is not None, 'answered_by': answered_by}
 
 
 def read_flag(path):
@@ -190,7 +201,7 @@ def host_addresses():
 
 def someone_else_answers(interface, vip, probes, wait):
     """Send 'probes' ARP probes for vip on interface within 'wait' seconds;
-    True as soon as another host claims it."""
+    the MAC address of another host as soon as one claims it, else None."""
     with open('/sys/class/net/%s/address' % interface) as handle:
         our_mac = bytes.fromhex(handle.read().strip().replace(':', ''))
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
@@ -206,10 +217,11 @@ def someone_else_answers(interface, vip, probes, wait):
                 sock.send(frame)
                 sent += 1
             if now >= deadline:
-                return False
+                return None
             ready, _w, _x = select.select([sock], [], [], min(0.02, deadline - now))
-            if ready and claims(sock.recv(2048), our_mac, vip):
-                return True
+            answered_by = claimant(sock.recv(2048), our_mac, vip) if ready else None
+            if answered_by:
+                return answered_by
     finally:
         sock.close()
 
@@ -456,10 +468,24 @@ def release(config):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--config', required=True, help='JSON file written by the smooth.mariadb.keepalived role')
+    parser.add_argument('--config', help='JSON file written by the smooth.mariadb.keepalived role')
     parser.add_argument('--release', action='store_true', help='remove the VIPs and make the server read-only')
+    parser.add_argument('--probe', metavar='VIP',
+                        help='only ask the segment whether another host answers for VIP (ARP probes from 0.0.0.0, '
+                             'nothing changed); print JSON and exit 0 (the expansion\'s preflight runs it)')
+    parser.add_argument('--interface', help='with --probe: the interface to ask on')
+    parser.add_argument('--probes', type=int, default=3, help='with --probe: how many probes (default 3)')
+    parser.add_argument('--wait', type=float, default=1.0, help='with --probe: seconds to wait for an answer')
     parser.add_argument('fifo', nargs='?', help='the FIFO keepalived writes its transitions to')
     args = parser.parse_args(argv)
+    if args.probe:
+        if not args.interface:
+            parser.error('--probe needs --interface')
+        answered_by = someone_else_answers(args.interface, args.probe, args.probes, args.wait)
+        print(json.dumps(probe_report(args.interface, args.probe, answered_by), sort_keys=True))
+        return 0
+    if not args.config:
+        parser.error('--config is missing')
     with open(args.config) as handle:
         config = json.load(handle)
     syslog.openlog(config.get('log_tag', 'keepalived-smooth'), syslog.LOG_PID, syslog.LOG_DAEMON)

@@ -105,6 +105,26 @@ def test_claims(frame, expected):
     assert fence.claims(frame, OUR_MAC, '10.0.0.200') is expected
 
 
+def test_the_claimant_is_named_by_its_mac_address():
+    mac = ':'.join('%02x' % byte for byte in OTHER_MAC)
+    assert fence.claimant(_arp(2, OTHER_MAC, '10.0.0.200', '0.0.0.0'), OUR_MAC, '10.0.0.200') == mac
+    assert fence.claimant(_arp(2, OUR_MAC, '10.0.0.200', '0.0.0.0'), OUR_MAC, '10.0.0.200') is None
+    assert fence.claimant(_arp(2, OTHER_MAC, '10.0.0.201', '0.0.0.0'), OUR_MAC, '10.0.0.200') is None
+
+
+@pytest.mark.parametrize('answered_by, answered', [(None, False), ('02:00:00:00:00:02', True)])
+def test_probe_report(answered_by, answered):
+    assert fence.probe_report('eth0', '10.0.0.200', answered_by) == {
+        'interface': 'eth0', 'vip': '10.0.0.200', 'answered': answered, 'answered_by': answered_by}
+
+
+def test_probe_needs_an_interface(capsys):
+    with pytest.raises(SystemExit) as exc:
+        fence.main(['--probe', '10.0.0.200'])
+    assert exc.value.code == 2
+    assert '--probe needs --interface' in capsys.readouterr().err
+
+
 @pytest.mark.parametrize('value, age, expected', [
     (0, 1, 'off'),
     (1, 3, 'on'),
