@@ -1,9 +1,9 @@
 """Kill mariadbd (kill -9) on the node that holds a shard's VIP, and measure where the VIP goes.
 
-    python kill_holder.py --shard 0 --label split [--delay 2] [--expect-move] [--timeout 60]
+    python kill_holder.py (--shard 0 | --vip 10.214.1.222) --label split [--delay 2] [--expect-move] [--timeout 60]
 
 Run by a converge beside a nested ansible-playbook (interrupt_at.py --fault), while the load generator writes:
-the shard is entry --shard of the inventory's smooth_shards; the VIP's holder is the node that answers on it
+the shard is entry --shard of the inventory's smooth_shards (or --vip names the VIP); the VIP's holder is the node that answers on it
 (SELECT @@hostname through the VIP, fleet.vip_holder). After the kill it asks the VIP again, every 0.2 s, until
 a node answers, and prints one line:
 
@@ -27,6 +27,7 @@ import fleet  # noqa: E402  pylint: disable=wrong-import-position
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shard", type=int, default=0, help="index of the shard in smooth_shards")
+    parser.add_argument("--vip", help="this VIP instead of the shard's (a VIP of smooth_expansion_vip_pool)")
     parser.add_argument("--label", required=True, help="the phase or moment, printed in the FIGURE line")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before the kill")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a node to answer again")
@@ -34,7 +35,7 @@ def main(argv=None):
                         help="fail unless another node answers on the VIP within --timeout")
     args = parser.parse_args(argv)
 
-    shard = fleet.SHARDS[args.shard]
+    shard = {"vip": args.vip} if args.vip else fleet.SHARDS[args.shard]
     vip = fleet.vip_of(shard)
     time.sleep(args.delay)
     holder = fleet.wait_for(lambda: fleet.vip_holder(shard), 10, interval=0.2)

@@ -17,6 +17,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
     check_addresses,
     interface_for_address,
     shard_topology,
+    vip_add_nodes,
     vip_holders,
     vrrp_instance,
 )
@@ -87,6 +88,13 @@ def _vip_holders(outputs, vip):
         raise AnsibleFilterError('smooth.mariadb.vip_holders: %s' % exc)
 
 
+def _vip_add_nodes(node, target, partner_target):
+    try:
+        return vip_add_nodes(node, target, partner_target)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.vip_add_nodes: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -99,4 +107,5 @@ class FilterModule(object):
             'partner_problems': _partner_problems,
             'vip_network_problem': _vip_network_problem,
             'vip_holders': _vip_holders,
+            'vip_add_nodes': _vip_add_nodes,
         }

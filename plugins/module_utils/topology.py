@@ -240,8 +240,34 @@ def vrrp_instance(node, facts):
         'priority': node['vrrp_priority'],
         'virtual_ipaddresses': [node['vip_cidr']],
         'unicast_src_ip': node['address'],
-        'unicast_peers': [node['partner_address']],
+        'unicast_peers': [node['partner_address']] + [address for address in node.get('extra_peer_addresses') or []
+                                                      if address != node['partner_address']],
     }
+
+
+def vip_add_nodes(node, target, partner_target):
+    """The settings of the VRRP instances a node of a joined pair runs from the vip_add phase until the split.
+
+    node: the node's settings in the current fleet (member 0 or 1 of a pair, with addresses); target: its settings
+    in the expansion plan; partner_target: its partner's settings in the plan. The second node of the pair
+    (member 1) takes the new shard's VIP (its target's), with its new partner as peer (held in FAULT until the
+    split) and its current partner too; the first node (member 0) backs that VIP up at the lower priority, with
+    the second node as its peer, so that a second node that dies before the split does not take the new shard
+    down with it (both nodes still replicate both ways). Both keep their current instance. Returns
+    [current settings, new shard's settings] for vrrp_instance.
+    """
+    for name, value in (('node', node), ('target', target), ('partner_target', partner_target)):
+        if not isinstance(value, dict):
+            raise TopologyError('%s: expected the settings of a node (a mapping), got %r' % (name, value))
+    missing = [key for key in ('member_index', 'address', 'partner_address') if node.get(key) in (None, '')]
+    if missing:
+        raise TopologyError('the node settings lack %s (plan the fleet with addresses)' % ', '.join(missing))
+    if node['member_index'] == 1:
+        return [node, dict(target, extra_peer_addresses=[node['partner_address']])]
+    if node['member_index'] == 0:
+        return [node, dict(partner_target, address=node['address'], partner_address=node['partner_address'],
+                           vrrp_priority=PRIORITY_SECOND, extra_peer_addresses=[])]
+    raise TopologyError('member_index must be 0 or 1, got %r' % (node['member_index'],))
 
 
 def ipv4_addresses(ip_output):

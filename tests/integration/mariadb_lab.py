@@ -308,7 +308,7 @@ class AnsibleRunner(object):
         self.collections_root = collections_root
         self.runs = 0
 
-    def __call__(self, module, args, check=False, diff=False, verbosity=0):
+    def __call__(self, module, args, check=False, diff=False, verbosity=0, timeout=None):
         self.runs += 1
         run_dir = os.path.join(self.work_dir, 'run%03d' % self.runs)
         os.makedirs(run_dir)
@@ -354,7 +354,7 @@ class AnsibleRunner(object):
         if verbosity:
             command.append('-' + 'v' * verbosity)
         done = subprocess.run(command, cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=ANSIBLE_TIMEOUT, check=False)
+                              timeout=timeout or ANSIBLE_TIMEOUT, check=False)
         stdout = done.stdout.decode('utf-8', 'replace')
         stderr = done.stderr.decode('utf-8', 'replace')
         if not os.path.exists(result_file):

@@ -247,6 +247,48 @@ def test_vrrp_instance_refuses_settings_without_addresses():
                               '(plan the fleet with addresses)')
 
 
+# One interface that holds the addresses of both nodes (each node's facts would hold its own).
+FACTS_10 = {'interfaces': ['eth0'], 'eth0': {'device': 'eth0', 'ipv4': {'address': '10.0.1.5'},
+                                             'ipv4_secondaries': [{'address': '10.0.1.6'}]}}
+
+
+def _vip_add_fleet():
+    fleet = FILTERS['shard_topology']([{'vip': '10.0.1.200/24', 'nodes': ['a', 'b']}], {'a': '10.0.1.5', 'b': '10.0.1.6'})
+    plan = FILTERS_EXPANSION['expansion_plan'](
+        fleet, {'a': 'c', 'b': 'd'}, ['10.0.1.201/24'], 1, addresses={'c': '10.0.1.7', 'd': '10.0.1.8'})
+    return fleet, plan['nodes']
+
+
+def test_vip_add_the_second_node_holds_the_new_vip_with_both_peers():
+    fleet, plan = _vip_add_fleet()
+    current, new = [FILTERS['vrrp_instance'](n, FACTS_10)
+                    for n in FILTERS['vip_add_nodes'](fleet['b'], plan['b'], plan['a'])]
+    assert (current['name'], current['priority'], current['unicast_peers']) == ('VI_SHARD0', 100, ['10.0.1.5'])
+    assert (new['name'], new['priority'], new['virtual_ipaddresses']) == ('VI_SHARD1', 150, ['10.0.1.201/24'])
+    # Its new partner (held until the split) and its current partner, which backs the new VIP up.
+    assert new['unicast_src_ip'] == '10.0.1.6' and new['unicast_peers'] == ['10.0.1.8', '10.0.1.5']
+
+
+def test_vip_add_the_first_node_backs_the_new_vip_up_at_the_lower_priority():
+    fleet, plan = _vip_add_fleet()
+    current, new = [FILTERS['vrrp_instance'](n, FACTS_10)
+                    for n in FILTERS['vip_add_nodes'](fleet['a'], plan['a'], plan['b'])]
+    assert (current['name'], current['priority'], current['unicast_peers']) == ('VI_SHARD0', 150, ['10.0.1.6'])
+    assert (new['name'], new['virtual_router_id'], new['virtual_ipaddresses']) == ('VI_SHARD1', 52, ['10.0.1.201/24'])
+    # Lower than the second node's 150; its only peer is the second node (not the new node of shard 1).
+    assert new['priority'] == 100
+    assert new['unicast_src_ip'] == '10.0.1.5' and new['unicast_peers'] == ['10.0.1.6']
+
+
+def test_vip_add_nodes_refuses_settings_without_addresses():
+    fleet = FILTERS['shard_topology']([{'vip': '10.0.1.200/24', 'nodes': ['a', 'b']}])
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['vip_add_nodes'](fleet['a'], {}, {})
+    assert 'smooth.mariadb.vip_add_nodes: the node settings lack address, partner_address' in str(err.value)
+    with pytest.raises(AnsibleFilterError):
+        FILTERS['vip_add_nodes'](fleet['a'], None, {})
+
+
 # --- who holds a VIP ---------------------------------------------------------------
 
 IP_A = ('1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n'
