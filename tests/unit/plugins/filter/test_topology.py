@@ -252,17 +252,17 @@ FACTS_10 = {'interfaces': ['eth0'], 'eth0': {'device': 'eth0', 'ipv4': {'address
                                              'ipv4_secondaries': [{'address': '10.0.1.6'}]}}
 
 
-def _vip_add_fleet():
+def _vip_add_instances(node, partner):
+    """The keepalived instances vip_add gives node (a or b) of the pair a <=> b, expanded with c and d."""
     fleet = FILTERS['shard_topology']([{'vip': '10.0.1.200/24', 'nodes': ['a', 'b']}], {'a': '10.0.1.5', 'b': '10.0.1.6'})
     plan = FILTERS_EXPANSION['expansion_plan'](
-        fleet, {'a': 'c', 'b': 'd'}, ['10.0.1.201/24'], 1, addresses={'c': '10.0.1.7', 'd': '10.0.1.8'})
-    return fleet, plan['nodes']
+        fleet, {'a': 'c', 'b': 'd'}, ['10.0.1.201/24'], 1, addresses={'c': '10.0.1.7', 'd': '10.0.1.8'})['nodes']
+    return [FILTERS['vrrp_instance'](n, FACTS_10)
+            for n in FILTERS['vip_add_nodes'](fleet[node], plan[node], plan[partner])]
 
 
 def test_vip_add_the_second_node_holds_the_new_vip_with_both_peers():
-    fleet, plan = _vip_add_fleet()
-    current, new = [FILTERS['vrrp_instance'](n, FACTS_10)
-                    for n in FILTERS['vip_add_nodes'](fleet['b'], plan['b'], plan['a'])]
+    current, new = _vip_add_instances('b', 'a')
     assert (current['name'], current['priority'], current['unicast_peers']) == ('VI_SHARD0', 100, ['10.0.1.5'])
     assert (new['name'], new['priority'], new['virtual_ipaddresses']) == ('VI_SHARD1', 150, ['10.0.1.201/24'])
     # Its new partner (held until the split) and its current partner, which backs the new VIP up.
@@ -270,9 +270,7 @@ def test_vip_add_the_second_node_holds_the_new_vip_with_both_peers():
 
 
 def test_vip_add_the_first_node_backs_the_new_vip_up_at_the_lower_priority():
-    fleet, plan = _vip_add_fleet()
-    current, new = [FILTERS['vrrp_instance'](n, FACTS_10)
-                    for n in FILTERS['vip_add_nodes'](fleet['a'], plan['a'], plan['b'])]
+    current, new = _vip_add_instances('a', 'b')
     assert (current['name'], current['priority'], current['unicast_peers']) == ('VI_SHARD0', 150, ['10.0.1.6'])
     assert (new['name'], new['virtual_router_id'], new['virtual_ipaddresses']) == ('VI_SHARD1', 52, ['10.0.1.201/24'])
     # Lower than the second node's 150; its only peer is the second node (not the new node of shard 1).
