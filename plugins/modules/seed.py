@@ -1269,7 +1269,7 @@ def apply_backup_seed(module, target, source_identity, source_label, databases, 
                                           step.show(extract_command(plan['mbstream'], backup_dir))))
         stream = stream_dump(params['backup_command'], extract_command(plan['mbstream'], backup_dir), logs,
                              params['timeout'], scanner=NullScanner(), stop_check=run_stop_check(params),
-                             progress=progress)
+                             progress=progress, passthrough=True)
     finally:
         shutil.rmtree(logs, ignore_errors=True)
     laps.lap('stream')

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -297,6 +298,35 @@ class TestStream(object):
         # 200 copies of the same coordinates are still one position
         assert result.coordinates == ('1-11-4711,2-12-815', 'mysql-bin.000042', 1337)
         assert describe_stream_failure(result) is None
+
+    @pytest.mark.parametrize('splice', ['kernel', 'refused'])
+    def test_passthrough_moves_every_byte_unscanned(self, work, monkeypatch, splice):
+        # A backup stream: the kernel moves it pipe to pipe (os.splice); where splice is refused, this process
+        # copies it as before. Either way every byte arrives, counted, and nothing is scanned.
+        tmp, dump_file = work
+        if splice == 'refused':
+            def refuse(*args):
+                raise OSError(errno.EINVAL, 'Invalid argument')
+            monkeypatch.setattr(os, 'splice', refuse, raising=False)
+        elif not hasattr(os, 'splice'):
+            pytest.skip('os.splice needs Linux and Python 3.10 or later')
+        out = str(tmp / 'restored.xb')
+        result = stream_dump(python(DUMPER) + [dump_file, '0'], python(RESTORER) + [out], str(tmp), timeout=60,
+                             scanner=NullScanner(), passthrough=True)
+        assert (result.dump_rc, result.restore_rc, result.timed_out) == (0, 0, False)
+        assert result.bytes == len(DUMP) * 200 and result.coordinates is None
+        with open(out, 'rb') as handle:
+            assert handle.read() == DUMP * 200
+
+    def test_passthrough_restore_that_fails_stops_the_dump(self, work):
+        tmp, dump_file = work
+        restorer = "import sys\nsys.stdin.buffer.read(10)\nsys.stderr.write('mbstream: bad header\\n')\nsys.exit(1)"
+        big = tmp / 'big.xb'
+        big.write_bytes(b'x' * (8 << 20))
+        result = stream_dump(python(DUMPER) + [str(big), '0'], python(restorer), str(tmp), timeout=60,
+                             scanner=NullScanner(), passthrough=True)
+        assert result.restore_rc == 1 and result.dump_rc != 0 and not result.timed_out
+        assert describe_backup_stream_failure(result) is not None
 
     def test_failed_dump_kills_the_restore_before_its_input_ends(self, work):
         tmp, dump_file = work
