@@ -34,7 +34,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.route import (
     published_map,
     unacknowledged,
 )
-from ansible_collections.smooth.mariadb.plugins.module_utils.seed import SeedError
+from ansible_collections.smooth.mariadb.plugins.module_utils.seed import SeedError, choose_method
 from ansible_collections.smooth.mariadb.plugins.module_utils.seed_backup import parse_stream_readings, stream_problems
 from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import cleanup_settings
 from ansible_collections.smooth.mariadb.plugins.module_utils.topology import TopologyError
@@ -160,6 +160,20 @@ def _seed_stream_problems(source_output, new_node, source, ssh_user, authorized_
                            bool(sshd_open), bool(ssh_client), new_address or '')
 
 
+def _seed_method(requested, source_bytes, threshold):
+    if requested not in ('auto', 'dump', 'mariabackup'):
+        raise AnsibleFilterError('smooth.mariadb.seed_method: smooth_seed_method must be auto, dump or mariabackup, '
+                                 'got %r' % (requested,))
+    try:
+        size, limit = int(source_bytes or 0), int(threshold)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('smooth.mariadb.seed_method: expects the bytes of the source and the threshold as '
+                                 'numbers, got %r and %r' % (source_bytes, threshold))
+    # The role copies the whole instance (databases: none) and always gives a backup command.
+    method, reason = choose_method(requested, size, limit, ['backup_command'], None)
+    return {'method': method, 'reason': reason}
+
+
 def _rollback_route_state(app_map, file_map, file_known):
     return rollback_route_state(app_map, file_map, bool(file_known))
 
@@ -179,6 +193,7 @@ class FilterModule(object):
             'rollback_publish': _rollback_publish,
             'rollback_route_state': _rollback_route_state,
             'route_unacknowledged': _route_unacknowledged,
+            'seed_method': _seed_method,
             'seed_stream_problems': _seed_stream_problems,
             'shard_map_digest': _shard_map_digest,
             'shard_map_json': _shard_map_json,

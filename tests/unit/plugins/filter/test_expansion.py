@@ -710,7 +710,7 @@ def test_shardingsphere_rule_refusals(args, kwargs, message):
 def test_filters_are_registered():
     assert sorted(FILTERS) == ['app_map_state', 'cleanup_settings', 'expansion_plan', 'expansion_state',
                                'gtid_start_position', 'rollback_publish', 'rollback_route_state', 'route_unacknowledged',
-                               'seed_stream_problems', 'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'split_links_problem',
+                               'seed_method', 'seed_stream_problems', 'shard_map_digest', 'shard_map_json', 'shardingsphere_rule', 'split_links_problem',
                                'wrote_in_domain']
 
 
@@ -793,6 +793,28 @@ def test_cleanup_settings_refusals_name_the_inventory_variable(variables, said):
 def test_cleanup_settings_keep_names_exactly():
     settings = _cleanup({'smooth_sharded_tables': [{'name': 'shop.t%%', 'key': 'k`x'}, {'name': 'shop.t%', 'key': 'k'}]})
     assert [table['name'] for table in settings['tables']] == ['shop.t%%', 'shop.t%']
+
+
+@pytest.mark.parametrize('requested, size, method, reason', [
+    ('auto', 268435455, 'dump', 'auto: the source holds 256.0 MiB, less than 256.0 MiB'),
+    ('auto', 268435456, 'mariabackup', 'auto: the source holds 256.0 MiB, 256.0 MiB or more'),
+    ('auto', '1073741824', 'mariabackup', 'auto: the source holds 1.0 GiB, 256.0 MiB or more'),
+    ('auto', None, 'dump', 'auto: the source holds 0 bytes, less than 256.0 MiB'),
+    ('dump', 1 << 40, 'dump', 'asked for (method=dump); the source holds 1.0 TiB'),
+    ('mariabackup', 10, 'mariabackup', 'asked for (method=mariabackup); the source holds 10 bytes'),
+])
+def test_seed_method_is_decided_once_for_the_preflight_and_the_seed(requested, size, method, reason):
+    assert FILTERS['seed_method'](requested, size, '268435456') == {'method': method, 'reason': reason}
+
+
+@pytest.mark.parametrize('args, message', [
+    (('fast', 1, 2), 'smooth_seed_method must be auto, dump or mariabackup'),
+    (('auto', 'many', 2), 'expects the bytes of the source and the threshold as numbers'),
+])
+def test_seed_method_refuses_bad_settings(args, message):
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['seed_method'](*args)
+    assert str(err.value).startswith('smooth.mariadb.seed_method: ') and message in str(err.value)
 
 
 def test_seed_stream_problems_reads_the_source_and_names_a_bad_reading():
