@@ -149,11 +149,6 @@ def claimant(frame, our_mac, target_ip):
     return ':'.join('%02x' % byte for byte in sha)
 
 
-def claims(frame, our_mac, target_ip):
-    """True when frame is an ARP packet from another host that claims target_ip."""
-    return claimant(frame, our_mac, target_ip) is not None
-
-
 def probe_report(interface, vip, answered_by):
     """What --probe prints: whether another host answers for vip on interface, and its MAC address."""
     return {'interface': interface, 'vip': vip, 'answered': answered_by is not None, 'answered_by': answered_by}

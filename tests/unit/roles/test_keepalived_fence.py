@@ -90,7 +90,7 @@ def test_the_probe_asks_for_the_vip_from_0_0_0_0():
     _htype, _ptype, _hlen, _plen, op, sha, spa, _tha, tpa = struct.unpack('!HHBBH6s4s6s4s', frame[14:42])
     assert (op, sha, spa, tpa) == (1, OUR_MAC, b'\0' * 4, socket.inet_aton('10.0.0.200'))
     # Our own probe, seen on the socket, is no claim.
-    assert not fence.claims(frame, OUR_MAC, '10.0.0.200')
+    assert fence.claimant(frame, OUR_MAC, '10.0.0.200') is None
 
 
 @pytest.mark.parametrize('frame, expected', [
@@ -102,7 +102,7 @@ def test_the_probe_asks_for_the_vip_from_0_0_0_0():
     (b'\0' * 12 + b'\x08\x00' + b'\0' * 40, False),           # not ARP
 ])
 def test_claims(frame, expected):
-    assert fence.claims(frame, OUR_MAC, '10.0.0.200') is expected
+    assert (fence.claimant(frame, OUR_MAC, '10.0.0.200') is not None) is expected
 
 
 def test_the_claimant_is_named_by_its_mac_address():
