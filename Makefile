@@ -81,7 +81,7 @@ molecule-scenarios:
 	  rc=0; start=$$SECONDS; log=build/ansible-$$s.log; rm -f $$log; \
 	  ANSIBLE_LOG_PATH=$(CURDIR)/$$log molecule test -s $$s || rc=$$?; \
 	  molecule destroy -s $$s >/dev/null 2>&1 || true; \
-	  pkill -f "$(CURDIR)/lab/app/[l]oadgen.py" || true; \
+	  pkill -f "$(CURDIR)/lab/app/[l]oadgen.py" || true; pkill -f "$(CURDIR)/lab/app/[c]opy_window.py" || true; \
 	  lab/lab.sh down $$net; \
 	  echo "molecule scenario $$s: rc=$$rc in $$((SECONDS - start)) s"; \
 	  if [ $$rc -ne 0 ]; then \
