@@ -169,8 +169,8 @@ def _seed_method(requested, source_bytes, threshold):
     except (TypeError, ValueError):
         raise AnsibleFilterError('smooth.mariadb.seed_method: expects the bytes of the source and the threshold as '
                                  'numbers, got %r and %r' % (source_bytes, threshold))
-    # The role copies the whole instance (databases: none) and always gives a backup command.
-    method, reason = choose_method(requested, size, limit, ['backup_command'], None)
+    # The role copies the whole instance and always gives the seed a backup command.
+    method, reason = choose_method(requested, size, limit, backup_command=True, databases=None)
     return {'method': method, 'reason': reason}
 
 

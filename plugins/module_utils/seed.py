@@ -18,6 +18,7 @@ helpers are in seed_backup.py, the copy of accounts in seed_accounts.py.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import re
@@ -67,7 +68,8 @@ def choose_method(requested, source_bytes, threshold, backup_command, databases)
     :param requested: ``dump``, ``mariabackup`` or ``auto``
     :param source_bytes: data and index bytes of the schemas to copy (table statistics)
     :param threshold: with ``auto``, mariabackup from this many bytes on
-    :param backup_command: the command streaming the source's backup (``None`` or empty: none given)
+    :param backup_command: the command streaming the source's backup, or ``True`` where one is always given
+        (``None`` or empty: none given)
     :param databases: the databases asked for (``None``: the whole instance)
     """
     size = format_bytes(source_bytes)
@@ -566,9 +568,8 @@ def remove_progress(path):
 def _set_pipe_size(handle, size):
     """Ask Linux for a larger pipe buffer (fewer wake-ups per MB); leave the pipe as it is where it cannot."""
     try:
-        import fcntl
         fcntl.fcntl(handle.fileno(), getattr(fcntl, 'F_SETPIPE_SZ', 1031), size)
-    except (ImportError, OSError, ValueError):
+    except (OSError, ValueError):
         pass
 
 
