@@ -308,7 +308,8 @@ class AnsibleRunner(object):
         self.collections_root = collections_root
         self.runs = 0
 
-    def __call__(self, module, args, check=False, diff=False, verbosity=0, timeout=None):
+    def __call__(self, module, args, check=False, diff=False, verbosity=0, timeout=None, task_vars=None):
+        """task_vars: vars of the task (a role's tasks run through ansible.builtin.include_role)."""
         self.runs += 1
         run_dir = os.path.join(self.work_dir, 'run%03d' % self.runs)
         os.makedirs(run_dir)
@@ -334,6 +335,8 @@ class AnsibleRunner(object):
                 },
             ],
         }]
+        if task_vars:
+            playbook[0]['tasks'][0]['vars'] = task_vars
         playbook_file = os.path.join(run_dir, 'playbook.yml')
         with open(playbook_file, 'w') as handle:
             json.dump(playbook, handle)  # JSON is YAML

@@ -8,6 +8,8 @@ read-only privileges that really refuse writes; nothing in the binary log."""
 
 from __future__ import annotations
 
+import json
+
 import pymysql
 import pytest
 
@@ -110,3 +112,39 @@ def test_bad_options_change_nothing(ansible, server, overrides, said):
     done = ansible(MODULE, args(server, **overrides))
     assert done['failed'] and done['reason'] == 'bad_options' and said in done['msg'], done
     assert logins(server) == ['192.0.2.1']
+
+
+def end_of_dry_run(ansible, server, lock_path):
+    """The role's last step of a dry run (roles/smooth/tasks/peer_logins_remove.yml), after it made HOSTS."""
+    return ansible('ansible.builtin.include_role', {'name': 'smooth.mariadb.smooth', 'tasks_from': 'peer_logins_remove'},
+                   check=True, task_vars={
+                       'smooth_login_unix_socket': server.socket, 'smooth_admin_user': USER,
+                       'smooth_admin_peer_addresses': HOSTS, 'smooth_admin_hosts': ['192.0.2.1'],
+                       'smooth_admin_peer_created': HOSTS, 'smooth_run_read_only': True,
+                       'smooth_run': {'run_id': 'dry-run-1', 'playbook': 'expand_2n.yml'},
+                       '__smooth_run_lock_path': str(lock_path)})
+
+
+def test_a_dry_run_removes_its_logins_at_its_end_while_no_run_holds_the_lock(ansible, server, tmp_path):
+    assert ansible(MODULE, args(server, create_in_check_mode=True), check=True)['created'] == HOSTS
+    done = end_of_dry_run(ansible, server, tmp_path / 'run.lock')
+    assert done.returncode == 0, done.output[-3000:]
+    assert logins(server) == ['192.0.2.1']
+    assert 'holds the lock of the fleet' not in done.stdout
+
+
+def test_a_dry_run_leaves_its_logins_to_a_real_run_that_took_the_lock_since(ansible, server, tmp_path):
+    # A dry run takes no lock: a real run started after it made its logins, took the lock, found the logins
+    # there (it made none of its own) and uses them. Removed now, that run's seed or cleanup would fail to log in.
+    assert ansible(MODULE, args(server, create_in_check_mode=True), check=True)['created'] == HOSTS
+    lock = tmp_path / 'run.lock'
+    lock.write_text(json.dumps({'run_id': 'real-run-7', 'playbook': 'expand_2n.yml', 'controller': 'ops-1',
+                                'user': 'dba', 'pid': 4242, 'pid_start': 1, 'started_at': '2026-12-04T21:00:00Z'}) + '\n')
+    done = end_of_dry_run(ansible, server, lock)
+    assert done.returncode == 0, done.output[-3000:]
+    assert logins(server) == sorted(HOSTS + ['192.0.2.1'])
+    said = ' '.join(done.stdout.split())
+    assert 'run real-run-7 (expand_2n.yml, user dba on ops-1) holds the lock of the fleet' in said, said[-3000:]
+    assert 'The logins this dry run made (127.0.0.1, 192.0.2.77) stay for it' in said
+    # The lock is the real run's still: a dry run never writes it.
+    assert json.loads(lock.read_text())['run_id'] == 'real-run-7'
