@@ -63,6 +63,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+retryable:
+  description:
+    - On failure, whether the same read may pass when run again with nothing fixed - V(true) when the server
+      did not answer (it does not run although its socket file is there, or it is restarting after a crash or a
+      failover: errors 1053, 1927, 2002, 2003, 2006, 2013). The plan reads again for about a minute then.
+  returned: failure
+  type: bool
+  version_added: 0.2.0
 running:
   description: Whether the server runs (its socket exists).
   returned: always
@@ -213,13 +221,15 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.smooth.mariadb.plugins.module_utils.mariadb import (
+    MariaDBConnectError,
     MariaDBQueryError,
     SqlSession,
     check_server_version,
+    connect_with_params,
     mariadb_common_argument_spec,
-    mariadb_connect,
 )
 from ansible_collections.smooth.mariadb.plugins.module_utils.replication import read_all_slaves_status, read_server_variables
+from ansible_collections.smooth.mariadb.plugins.module_utils.sharding import UNANSWERED_ERRNOS
 from ansible_collections.smooth.mariadb.plugins.module_utils.server_reading import (
     free_space,
     read_cleanup_marks,
@@ -240,9 +250,23 @@ def argument_spec():
     return spec
 
 
+def connect(module):
+    """The connection, or the module's failure: with ``retryable`` true when the server did not answer (a socket
+    file that a server which died left behind, a server restarting after a crash or a failover)."""
+    try:
+        return connect_with_params(module.params)
+    except MariaDBConnectError as exc:
+        if exc.errno in UNANSWERED_ERRNOS:
+            module.fail_json(msg='%s. The server does not answer: it does not run (its socket file is left from a '
+                                 'server that died) or it is restarting. The same read may pass once it is up '
+                                 '(retryable): start it, or let systemd restart it. Nothing was changed.' % exc,
+                             retryable=True, errno=exc.errno)
+        module.fail_json(msg=str(exc), retryable=False, errno=exc.errno)
+
+
 def read_server(module):
     """The readings that need the server: identity, connections, split points."""
-    connection = mariadb_connect(module)
+    connection = connect(module)
     session = SqlSession(connection, read_only=True)
     try:
         result = read_running(session)

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from mariadb_lab import start_replication
 
 INFO = 'smooth.mariadb.expansion_info'
@@ -73,3 +75,23 @@ def test_a_stopped_server_is_read_from_its_datadir_with_no_connection(ansible, t
     assert done['cleanup_marks'] == [] and done['done_marks'] == []
     assert done['seeded'] is True and done['user_databases'] == ['shop']
     assert done['variables'] == {} and done['data_bytes'] is None and done['disk']['path'] == str(datadir)
+
+
+def test_a_server_that_died_and_left_its_socket_may_be_read_again(ansible, servers, tmp_path):
+    # kill -9 of mariadbd leaves its socket file: nothing listens there until systemd has restarted it. The
+    # plan must say so and may read again (retryable), not stop as for a wrong password.
+    stale = tmp_path / 'mysqld.sock'
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(stale))
+    listener.close()
+    assert stale.exists()
+    done = ansible(INFO, {'login_unix_socket': str(stale), 'state_dir': str(tmp_path / 'no-state-dir')})
+    assert done.get('failed') and done['retryable'] is True, done.result
+    assert done['errno'] in (2002, 2003), done.result
+    assert 'The server does not answer: it does not run (its socket file is left from a server that died)' in done['msg']
+    assert 'Nothing was changed.' in done['msg']
+
+    # A refusal that waiting does not mend is not retryable.
+    done = ansible(INFO, dict(servers.a.login_args(login_password='not-the-password'),
+                              state_dir=str(tmp_path / 'no-state-dir')))
+    assert done.get('failed') and done['retryable'] is False and done['errno'] == 1045, done.result
