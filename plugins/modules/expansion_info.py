@@ -67,7 +67,7 @@ retryable:
   description:
     - On failure, whether the same read may pass when run again with nothing fixed - V(true) when the server
       did not answer (it does not run although its socket file is there, or it is restarting after a crash or a
-      failover: errors 1053, 1927, 2002, 2003, 2006, 2013). The plan reads again for about a minute then.
+      failover; errors 1053, 1927, 2002, 2003, 2006, 2013). The plan reads again for about a minute then.
   returned: failure
   type: bool
   version_added: 0.2.0
