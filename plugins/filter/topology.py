@@ -17,6 +17,7 @@ from ansible_collections.smooth.mariadb.plugins.module_utils.topology import (
     check_addresses,
     interface_for_address,
     shard_topology,
+    split_nodes,
     vip_add_nodes,
     vip_holders,
     vrrp_instance,
@@ -95,6 +96,15 @@ def _vip_add_nodes(node, target, partner_target):
         raise AnsibleFilterError('smooth.mariadb.vip_add_nodes: %s' % exc)
 
 
+def _split_nodes(node, target, joined=True):
+    if not isinstance(joined, bool):
+        raise AnsibleFilterError('smooth.mariadb.split_nodes: joined must be true or false, got %r' % (joined,))
+    try:
+        return split_nodes(node, target, joined)
+    except TopologyError as exc:
+        raise AnsibleFilterError('smooth.mariadb.split_nodes: %s' % exc)
+
+
 class FilterModule(object):
     def filters(self):
         return {
@@ -108,4 +118,5 @@ class FilterModule(object):
             'vip_network_problem': _vip_network_problem,
             'vip_holders': _vip_holders,
             'vip_add_nodes': _vip_add_nodes,
+            'split_nodes': _split_nodes,
         }

@@ -270,6 +270,30 @@ def vip_add_nodes(node, target, partner_target):
     raise TopologyError('member_index must be 0 or 1, got %r' % (node['member_index'],))
 
 
+def split_nodes(node, target, joined=True):
+    """The settings of the VRRP instance a current node runs from the split until its old pair has reloaded.
+
+    node: the node's settings in the current fleet (with addresses); target: its settings in the expansion plan;
+    joined: whether the node still replicates from its old partner (the split has not removed that link yet).
+    At the split each node of the old pair keeps its own shard's instance only, with its new partner as peer.
+    The two nodes reload one after the other (Ansible's forks: with as many pairs as forks or more, the two
+    nodes of a pair are always in different batches). Until its old partner has reloaded, that partner still
+    runs this node's instance as a backup; a node that stopped sending it adverts would see it take the VIP
+    after its master-down interval (about 3 s). So the old partner stays a peer too, until split_join.yml has
+    seen both nodes reload and gives the plan's settings alone. Returns [the plan's settings with the old
+    partner in extra_peer_addresses]; once the old pair no longer replicates (a later run: both nodes reloaded
+    before the link was removed), [the plan's settings].
+    """
+    for name, value in (('node', node), ('target', target)):
+        if not isinstance(value, dict):
+            raise TopologyError('%s: expected the settings of a node (a mapping), got %r' % (name, value))
+    if node.get('partner_address') in (None, ''):
+        raise TopologyError('the node settings lack partner_address (plan the fleet with addresses)')
+    if not joined:
+        return [target]
+    return [dict(target, extra_peer_addresses=[node['partner_address']])]
+
+
 def ipv4_addresses(ip_output):
     """The IPv4 addresses in the output of ``ip -o -4 addr show`` (``inet A.B.C.D/N`` of every line)."""
     found = []

@@ -287,6 +287,49 @@ def test_vip_add_nodes_refuses_settings_without_addresses():
         FILTERS['vip_add_nodes'](fleet['a'], None, {})
 
 
+def _split_instances(node):
+    """The keepalived instances the split gives node (a or b) of the pair a <=> b, expanded with c and d."""
+    fleet = FILTERS['shard_topology']([{'vip': '10.0.1.200/24', 'nodes': ['a', 'b']}], {'a': '10.0.1.5', 'b': '10.0.1.6'})
+    plan = FILTERS_EXPANSION['expansion_plan'](
+        fleet, {'a': 'c', 'b': 'd'}, ['10.0.1.201/24'], 1, addresses={'c': '10.0.1.7', 'd': '10.0.1.8'})['nodes']
+    return [FILTERS['vrrp_instance'](n, FACTS_10) for n in FILTERS['split_nodes'](fleet[node], plan[node])], plan[node]
+
+
+@pytest.mark.parametrize('node, instance, vip, new_partner, old_partner', [
+    ('a', 'VI_SHARD0', '10.0.1.200/24', '10.0.1.7', '10.0.1.6'),
+    ('b', 'VI_SHARD1', '10.0.1.201/24', '10.0.1.8', '10.0.1.5'),
+])
+def test_split_keeps_the_old_partner_a_peer_of_the_instance_it_keeps(node, instance, vip, new_partner, old_partner):
+    instances, target = _split_instances(node)
+    # One instance: this node's shard after the split (not the other one it ran since vip_add).
+    assert [(i['name'], i['virtual_ipaddresses']) for i in instances] == [(instance, [vip])]
+    # The new partner first, then the old partner, which runs this instance as a backup until it reloads too.
+    assert instances[0]['unicast_peers'] == [new_partner, old_partner]
+    # The plan's settings themselves are not changed (split_join.yml gives them alone later).
+    assert FILTERS['vrrp_instance'](target, FACTS_10)['unicast_peers'] == [new_partner]
+
+
+def test_split_after_the_old_link_is_gone_gives_the_plan_settings_alone():
+    fleet = FILTERS['shard_topology']([{'vip': '10.0.1.200/24', 'nodes': ['a', 'b']}], {'a': '10.0.1.5', 'b': '10.0.1.6'})
+    plan = FILTERS_EXPANSION['expansion_plan'](
+        fleet, {'a': 'c', 'b': 'd'}, ['10.0.1.201/24'], 1, addresses={'c': '10.0.1.7', 'd': '10.0.1.8'})['nodes']
+    # A later run, after the old link was removed: both nodes had reloaded, no second reload for an extra peer.
+    assert FILTERS['split_nodes'](fleet['a'], plan['a'], False) == [plan['a']]
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['split_nodes'](fleet['a'], plan['a'], 'yes')
+    assert "joined must be true or false, got 'yes'" in str(err.value)
+
+
+def test_split_nodes_refuses_settings_without_addresses():
+    fleet = FILTERS['shard_topology']([{'vip': '10.0.1.200/24', 'nodes': ['a', 'b']}])
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['split_nodes'](fleet['a'], {})
+    assert str(err.value) == ('smooth.mariadb.split_nodes: the node settings lack partner_address '
+                              '(plan the fleet with addresses)')
+    with pytest.raises(AnsibleFilterError):
+        FILTERS['split_nodes'](fleet['a'], None)
+
+
 # --- who holds a VIP ---------------------------------------------------------------
 
 IP_A = ('1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n'
