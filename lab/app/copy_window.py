@@ -25,8 +25,12 @@ yet, restarting) counts as holding no copy. Bounded: it stops at the stop
 file, after --duration seconds, or on SIGTERM, and each reading has a 2 s
 timeout. Each node's longest span without an answer is reported too, with its
 last error ("unanswered"): a long window beside a node that could not be read
-says that the reader lost the node, not that the node lost the copy. Exit 0
-after a run with readings, 2 on a usage error.
+says that the reader lost the node, not that the node lost the copy. Every
+--status-every seconds the replication connections of every node are read
+too (SHOW ALL SLAVES STATUS: threads, errors, lag, state) with the statements
+that have run for more than 5 s; a node's longest window keeps the last such
+reading taken while it lasted ("replication"), to say why no other node
+applied the writes. Exit 0 after a run with readings, 2 on a usage error.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ import time
 import pymysql
 
 READ = 'SELECT @@GLOBAL.gtid_domain_id AS domain, @@GLOBAL.gtid_binlog_pos AS binlog, @@GLOBAL.gtid_slave_pos AS slave'
+SLAVE_FIELDS = ('Connection_name', 'Slave_IO_Running', 'Slave_SQL_Running', 'Seconds_Behind_Master', 'Last_IO_Errno',
+                'Last_IO_Error', 'Last_SQL_Errno', 'Last_SQL_Error', 'Slave_SQL_Running_State', 'Gtid_IO_Pos')
+LONG_STATEMENTS = ("SELECT ID AS id, USER AS user, COMMAND AS command, TIME AS seconds, STATE AS state, "
+                   "LEFT(INFO, 200) AS info FROM information_schema.PROCESSLIST "
+                   "WHERE COMMAND NOT IN ('Sleep', 'Binlog Dump') AND TIME > 5 AND ID <> CONNECTION_ID()")
 
 
 def parse_positions(*lists):
@@ -84,7 +93,8 @@ class WindowTracker(object):
     """
 
     def __init__(self):
-        self.first_seen = {}     # node -> [(t, seq)] the first reading showing each higher own seq
+        self.first_seen = {}     # node -> [[t, seq]]: each higher own seq since the reading that first showed it
+        #                          (the highest seq a copy holds: since the last reading at which one held it)
         self.longest = {}        # node -> {'seconds', 'at', 'seq', 'best_copy'}
         self.readings = 0
 
@@ -96,19 +106,23 @@ class WindowTracker(object):
             own = reading['positions'].get(domain, 0)
             history = self.first_seen.setdefault(node, [])
             if own and (not history or own > history[-1][1]):
-                history.append((t, own))
+                history.append([t, own])
             copies = [other['positions'].get(domain, 0) for name, other in readings.items() if name != node]
             best = max(copies or [0])
-            # The oldest write of this node that no other node holds yet.
+            # What the best copy holds is covered now: one entry stands for all of it, timed now, so that if that
+            # copy is lost later (its node stops answering), those writes count from then, not from when they
+            # were first seen (they had two copies in between).
+            covered = [entry for entry in history if entry[1] <= best]
+            if covered:
+                covered[-1][0] = t
+                history[:] = covered[-1:] + [entry for entry in history if entry[1] > best]
+            # The oldest write of this node that no other node holds now.
             pending = [seen for seen, seq in history if seq > best]
             window = t - pending[0] if pending and own > best else 0.0
             windows[node] = window
             record = self.longest.get(node)
             if record is None or window > record['seconds']:
                 self.longest[node] = {'seconds': round(window, 3), 'at': t, 'seq': own, 'best_copy': best}
-            # Keep the history short: what the best copy holds is no longer pending.
-            while len(history) > 1 and history[1][1] <= best:
-                history.pop(0)
         return windows
 
     def report(self):
@@ -148,6 +162,19 @@ def read_node(connections, node, user, password, errors=None):
         return None
 
 
+def read_status(connections, name):
+    """The replication connections and long statements of a node that answered this round (None on an error)."""
+    try:
+        with connections[name].cursor() as cursor:
+            cursor.execute('SHOW ALL SLAVES STATUS')
+            slaves = [{key: row.get(key) for key in SLAVE_FIELDS} for row in cursor.fetchall()]
+            cursor.execute(LONG_STATEMENTS)
+            statements = [dict(row) for row in cursor.fetchall()]
+        return {'slaves': slaves, 'long_statements': statements}
+    except (pymysql.MySQLError, KeyError) as exc:
+        return {'error': str(exc)[:300]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--shards', required=True)
@@ -155,6 +182,7 @@ def main(argv=None):
     parser.add_argument('--stop-file', required=True)
     parser.add_argument('--interval', type=float, default=0.5)
     parser.add_argument('--duration', type=float, default=3600)
+    parser.add_argument('--status-every', type=float, default=5.0)
     args = parser.parse_args(argv)
     if not 0.05 <= args.interval <= 10 or not 1 <= args.duration <= 86400:
         parser.error('--interval must be 0.05..10 s and --duration 1..86400 s')
@@ -170,6 +198,8 @@ def main(argv=None):
     started = time.monotonic()
     started_wall = time.time()
     timeline = []
+    status = {}
+    status_at = None
     while not stopping and not os.path.exists(args.stop_file) and time.monotonic() - started < args.duration:
         t = time.monotonic() - started
         readings = {}
@@ -177,8 +207,15 @@ def main(argv=None):
             reading = read_node(connections, node, shards['user'], shards['password'], errors)
             if reading is not None:
                 readings[node['name']] = reading
+        if status_at is None or t - status_at >= args.status_every:
+            status_at = t
+            status = {'t': round(t, 2), 'nodes': {name: read_status(connections, name) for name in sorted(readings)}}
         windows = tracker.observe(t, readings)
         silence.observe(t, readings, errors)
+        for name, window in windows.items():
+            record = tracker.longest.get(name)
+            if window >= 5 and record is not None and record['at'] == t:
+                record['replication'] = status
         timeline.append({'t': round(t, 2), 'wall': round(started_wall + t, 3), 'answered': sorted(readings),
                          'windows': {name: round(value, 3) for name, value in windows.items() if value}})
         time.sleep(max(0.0, args.interval - (time.monotonic() - started - t)))

@@ -55,6 +55,21 @@ def test_writes_on_one_node_only_open_a_window_until_a_copy_catches_up():
     assert report['per_node']['a']['best_copy'] == 30 and report['per_node']['a']['seq'] == 60
 
 
+def test_a_copy_lost_later_counts_from_when_it_was_lost_not_from_the_write():
+    # a wrote seq 10 at t=0 and b copied it at once; nothing more until t=76. Then b (the new partner) is killed
+    # and does not answer; c, the old partner, still holds seq 5 from the split. a writes seq 12 at t=76.
+    # Seq 10 had two copies until t=75: its window counts from there, not from t=0 (molecule expand_2n
+    # reported 77 s and 149 s for what was b's restart after a kill in the cleanup).
+    tracker = window_mod.WindowTracker()
+    for t in range(76):
+        assert tracker.observe(float(t), {'a': reading(1, d1=10), 'b': reading(2, d1=10), 'c': reading(3, d1=5)})['a'] == 0.0
+    seen = [tracker.observe(float(t), {'a': reading(1, d1=12), 'c': reading(3, d1=5)})['a'] for t in (76, 77, 80)]
+    assert seen == [1.0, 2.0, 5.0]
+    # b is back and has applied everything: no window.
+    assert tracker.observe(81.0, {'a': reading(1, d1=12), 'b': reading(2, d1=12), 'c': reading(3, d1=5)})['a'] == 0.0
+    assert tracker.report()['per_node']['a']['seconds'] == 5.0
+
+
 def test_a_lag_counts_from_the_oldest_write_no_copy_holds():
     tracker = window_mod.WindowTracker()
     tracker.observe(0.0, {'a': reading(1, d1=5), 'b': reading(2, d1=5)})
