@@ -35,8 +35,9 @@ def test_no_write_had_one_copy_for_longer_than_replication_takes(load):
     # The seed comes before anything changes for the application, and the split makes each new pair
     # dual-master with both sides current: every write is on two nodes within the replication lag.
     # (With the seed after the split, the window was the whole seed: the new node's install and copy.)
-    # expand_4's converge kills a VIP holder's mariadbd: until systemd has restarted it, the node that took
-    # the VIP holds the only current copy of its writes, so the window includes that restart.
+    # The converge kills a VIP holder's mariadbd in the split and in the cleanup (expand_4: in the seed and the
+    # route): until systemd has restarted it, the node that took the VIP holds the only current copy of its
+    # writes, so the window includes that restart.
     window = copy_window()
     print("\nFIGURE single-copy window: longest %.2f s (node %s; %d readings of every node)"
           % (window["longest_seconds"], window["longest_node"], window["readings"]))
