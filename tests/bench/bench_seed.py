@@ -6,7 +6,8 @@
 """Benchmark: smooth.mariadb.seed (methods dump and mariabackup) of one 1,000,000-row InnoDB table.
 
 Starts two throw-away servers on loopback (tests/integration/mariadb_lab.py:
-32M buffer pool, innodb_flush_log_at_trx_commit=2, sync_binlog=0), fills one
+32M buffer pool unless --buffer-pool says otherwise, innodb_flush_log_at_trx_commit=2,
+sync_binlog=0), fills one
 table on the source (BIGINT primary key, BIGINT shard key, ~100 bytes a row),
 runs the module through ansible-playbook and prints seconds, rows/s, MB/s,
 the SQL bytes streamed and the bytes the source sent over the wire (its
@@ -21,6 +22,7 @@ with its MB/s and its share of the raw rate. Not part of CI; timings are
 printed, never asserted.
 
     .venv/bin/python tests/bench/bench_seed.py [--rows N] [--compress auto|yes|no] [--method dump|mariabackup|both]
+        [--buffer-pool 1G]
 """
 
 from __future__ import annotations
@@ -168,7 +170,11 @@ def main():
     parser.add_argument('--compress', choices=['auto', 'yes', 'no'], default='auto',
                         help='the dump: auto (the module decides by the route: loopback, not compressed), yes or no')
     parser.add_argument('--method', choices=['dump', 'mariabackup', 'both'], default='both')
+    parser.add_argument('--buffer-pool', default='32M',
+                        help='innodb_buffer_pool_size of every server (32M: a dump that loads more than fits pages '
+                             'its index in and out; a shard of a real fleet has its data mostly in memory)')
     args = parser.parse_args()
+    os.environ['SMOOTH_MARIADB_LAB_BUFFER_POOL'] = args.buffer_pool
 
     collections_root, temp_root = _collections_root()
     work_dir = tempfile.mkdtemp(prefix='smooth-mariadb-bench-')
@@ -187,8 +193,9 @@ def main():
             connection.close()
             size = source.query("SELECT DATA_LENGTH + INDEX_LENGTH AS size, AVG_ROW_LENGTH AS avg FROM "
                                 "information_schema.TABLES WHERE TABLE_SCHEMA = 'bench'")[0]
-            print('source filled: %d rows in %.1f s; InnoDB data+index %.1f MB, avg row %d bytes'
-                  % (args.rows, time.monotonic() - started, size['size'] / 1e6, size['avg']))
+            print('source filled: %d rows in %.1f s; InnoDB data+index %.1f MB, avg row %d bytes; buffer pool %s '
+                  'on every server' % (args.rows, time.monotonic() - started, size['size'] / 1e6, size['avg'],
+                                       args.buffer_pool))
 
             ansible = AnsibleRunner(work_dir, collections_root)
             figures = []

@@ -138,7 +138,7 @@ class MariaDBServer(object):
             '--auto-increment-increment=2',
             '--auto-increment-offset=%d' % self.increment_offset,
             '--skip-name-resolve',
-            '--innodb-buffer-pool-size=32M',
+            '--innodb-buffer-pool-size=%s' % os.environ.get('SMOOTH_MARIADB_LAB_BUFFER_POOL', '32M'),
             '--innodb-flush-log-at-trx-commit=2',
             '--sync-binlog=0',
             '--performance-schema=OFF',
